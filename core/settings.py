@@ -1,0 +1,101 @@
+"""Settings read once from the environment into one frozen object.
+
+Secrets are wrapped in :class:`Secret` so that they never show in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite://voices.db"
+
+
+class Secret:
+    """A string that hides itself from ``repr``, ``str`` and f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    conversations_dir: Path = ROOT / "conversations"
+    locales_dir: Path = ROOT / "locales"
+    council_name: str = "Leicestershire County Council"
+    help_team: str = "the Voices team"
+    help_phone: str = ""
+    help_email: str = ""
+    help_hours: str = "Monday to Friday, 9am to 5pm"
+    privacy_url: str = ""
+    first_conversation: str = "welcome"
+    feedback_conversation: str = "feedback"
+
+    @property
+    def bot_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+
+def _secret_key(env: Mapping[str, str], key_file: Path) -> Secret:
+    """Use VOICES_SECRET_KEY, else a key kept in ``key_file`` (made on first run, mode 0600)."""
+    if env.get("VOICES_SECRET_KEY"):
+        return Secret(env["VOICES_SECRET_KEY"])
+    if key_file.exists():
+        return Secret(key_file.read_text(encoding="ascii").strip())
+    value = secrets.token_urlsafe(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value + "\n")
+    return Secret(value)
+
+
+def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = None) -> Settings:
+    """Read the environment once. Unset values take the defaults in DESIGN.md."""
+    env = dict(os.environ) if env is None else env
+    key_path = key_file or Path(env.get("VOICES_SECRET_FILE", "voices-secret.key"))
+    base = env.get("TELEGRAM_API_BASE_URL") or Settings.telegram_base_url
+    return Settings(
+        database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        telegram_token=Secret(env.get("TELEGRAM_BOT_TOKEN", "")),
+        telegram_base_url=base,
+        host=env.get("VOICES_HOST") or "127.0.0.1",
+        port=int(env.get("VOICES_PORT") or 8080),
+        secret_key=_secret_key(env, key_path),
+        conversations_dir=Path(env.get("VOICES_CONVERSATIONS_DIR") or ROOT / "conversations"),
+        locales_dir=Path(env.get("VOICES_LOCALES_DIR") or ROOT / "locales"),
+        council_name=env.get("VOICES_COUNCIL_NAME") or Settings.council_name,
+        help_team=env.get("VOICES_HELP_TEAM") or Settings.help_team,
+        help_phone=env.get("VOICES_HELP_PHONE", ""),
+        help_email=env.get("VOICES_HELP_EMAIL", ""),
+        help_hours=env.get("VOICES_HELP_HOURS") or Settings.help_hours,
+        privacy_url=env.get("VOICES_PRIVACY_URL", ""),
+    )
