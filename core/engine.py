@@ -40,7 +40,7 @@ from core.textmatch import as_number, has_words, norm, numbers
 from core.texts import SYNONYMS, UI, fill
 
 Result = tuple[State, list[Output]]
-SKIP, HELP, DONE, SEND = "_skip", "_help", "_done", "_send"
+SKIP, HELP, DONE, SEND, MORE = "_skip", "_help", "_done", "_send", "_more"
 CARRY_ON, START_AGAIN = "_carry_on", "_start_again"
 SUMMARY_ANSWER_CHARS = 120
 
@@ -144,9 +144,10 @@ def _ask_question(conv: Conversation, state: State, current: Step, prefix: str) 
 
 
 def _ask_info(conv: Conversation, state: State, current: Step, prefix: str) -> Ask:
-    more = (InlineButton(ui(conv, "tell_me_more"), "more", current.id),) if current.more else ()
-    button = Button(DONE, current.done or ui(conv, "next"))
-    return Ask(current.id, _join(prefix, _text(conv, current)), (button,), more, seq=state.seq,
+    buttons: tuple[Button, ...] = (Button(DONE, current.done or ui(conv, "next")),)
+    if current.more:
+        buttons += (Button(MORE, ui(conv, "tell_me_more")),)
+    return Ask(current.id, _join(prefix, _text(conv, current)), buttons, seq=state.seq,
                placeholder=ui(conv, "placeholder_choice"))
 
 
@@ -274,7 +275,8 @@ def _retry(conv: Conversation, state: State, key: str) -> Result:
 def _control(conv: Conversation, state: State, text: str) -> str:
     """Which control button (Skip, Help, Done, Send) the text names, if any."""
     said = norm(text)
-    for control, key in ((SKIP, "skip"), (HELP, "help_button"), (DONE, "done"), (SEND, "send")):
+    controls = ((SKIP, "skip"), (HELP, "help_button"), (DONE, "done"), (SEND, "send"), (MORE, "tell_me_more"))
+    for control, key in controls:
         if said and said == norm(ui(conv, key)):
             return control
     current = conv.step(state.current) if not state.interrupt else None
@@ -285,8 +287,11 @@ def _control(conv: Conversation, state: State, text: str) -> str:
 
 def _answer_info(conv: Conversation, state: State, current: Step, event: Event) -> Result:
     if isinstance(event, Text):
-        if _control(conv, state, event.text) == HELP:
+        control = _control(conv, state, event.text)
+        if control == HELP:
             return _help(conv, state)
+        if control == MORE and current.more:
+            return state, [Say(fill(current.more.strip(), dict(conv.ui))), *show(conv, state)]
         return _advance(conv, state, current)
     return _retry(conv, state, "reask_info")
 

@@ -94,7 +94,8 @@ PICK = Conversation(
 )
 
 
-def run(conv: Conversation, events: Sequence[Event], state: State | None = None) -> tuple[State, list[Output]]:
+def run(conv: Conversation, events: Sequence[Event],
+        state: State | None = None) -> tuple[State, list[Output]]:
     """Open ``conv`` (unless a state is given) and apply each event; return the last outputs."""
     if state is None:
         state, outputs = engine.begin(conv)
@@ -109,7 +110,7 @@ def asks(outputs: Sequence[Output]) -> Ask:
     return found[-1]
 
 
-def T(text: str) -> Text:  # noqa: N802 - reads like the event in the tables below
+def T(text: str) -> Text:
     return Text(text)
 
 
@@ -184,7 +185,8 @@ def test_help_button_after_misses_gives_a_person_and_the_question_again() -> Non
         (WELCOME, [], "Which language do you want to use?"),  # no fixed count: no progress
     ],
 )
-def test_progress_only_when_the_count_is_fixed(conv: Conversation, events: list[Event], first_line: str) -> None:
+def test_progress_only_when_the_count_is_fixed(conv: Conversation, events: list[Event],
+                                               first_line: str) -> None:
     _, outputs = run(conv, events)
     assert asks(outputs).text.splitlines()[0] == first_line
 
@@ -327,9 +329,9 @@ def test_change_that_opens_a_new_branch_asks_it_then_returns_to_check() -> None:
     state, _ = run(FEEDBACK, [T("1"), T("1"), T("fine")])
     state, _ = run(FEEDBACK, [T("change 2")], state)
     assert state.current == "how"
-    state, outputs = run(FEEDBACK, [T("Not going well")], state)
+    state, _ = run(FEEDBACK, [T("Not going well")], state)
     assert state.current == "tell-bad"
-    state, outputs = run(FEEDBACK, [T("late bus")], state)
+    state, _ = run(FEEDBACK, [T("late bus")], state)
     assert state.current == "check"
     assert engine.route_answers(FEEDBACK, state) == ["area", "how", "tell-bad"]
 
@@ -429,10 +431,11 @@ def test_info_step_text_is_filled_and_tell_me_more_works() -> None:
     state, outputs = run(WELCOME, [T("English"), T("2")])
     ask = asks(outputs)
     assert ask.text == "I am a robot from Test Council."
-    assert [b.label for b in ask.buttons] == ["Next"]
-    state, outputs = run(WELCOME, [Action("more", "about", state.seq)], state)
-    assert isinstance(outputs[0], Say) and outputs[0].text == "Here is more about us."
-    assert asks(outputs).step == "about"
+    assert [b.label for b in ask.buttons] == ["Next", "Tell me more"]
+    for more in (T("Tell me more"), Action("more", "about", state.seq)):
+        after, outputs = run(WELCOME, [more], state)
+        assert isinstance(outputs[0], Say) and outputs[0].text == "Here is more about us."
+        assert asks(outputs).step == "about" and after.current == "about"
 
 
 def test_language_command_changes_language_then_returns() -> None:

@@ -1,0 +1,90 @@
+"""Engine outputs as Telegram messages: plain text (never a parse mode) and keyboards.
+
+Answers use reply keyboards, so a tapped answer shows in the chat as the user's own
+message. Inline buttons are only for secondary actions (Change); the message they sit
+on is followed by the question with its reply keyboard, so the question stays last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.updates import callback_data
+from core.model import Ask, Button, InlineButton, Output, Say
+
+MAX_TEXT = 4096
+WIDE_LABEL = 12  # longer labels get a row each (ACCESSIBILITY.md requirement 10)
+
+Markup = ReplyKeyboardMarkup | ReplyKeyboardRemove | InlineKeyboardMarkup | None
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    markup: Markup = None
+    question: bool = False  # carries the reply keyboard of the current question
+
+
+def render(outputs: Sequence[Output], session_id: int) -> list[Message]:
+    messages: list[Message] = []
+    for out in outputs:
+        if isinstance(out, Say):
+            markup: Markup = ReplyKeyboardRemove() if out.close_keyboard else None
+            if out.buttons:
+                markup = _inline(out.buttons, session_id, 0)
+            messages += _split(out.text, markup)
+        elif isinstance(out, Ask):
+            messages += _ask(out, session_id)
+    return messages
+
+
+def _ask(ask: Ask, session_id: int) -> list[Message]:
+    keyboard: Markup = _keyboard(ask.buttons, ask.placeholder) if ask.buttons else ReplyKeyboardRemove()
+    if not ask.inline:
+        return _split(ask.text, keyboard, question=True)
+    head, _, question = ask.text.rpartition("\n\n")
+    inline = _inline(ask.inline, session_id, ask.seq)
+    if not head:  # nothing to hang the secondary buttons on: the question alone
+        return _split(question, keyboard, question=True)
+    return [*_split(head, inline), *_split(question, keyboard, question=True)]
+
+
+def _keyboard(buttons: Sequence[Button], placeholder: str) -> ReplyKeyboardMarkup:
+    labels = [b.label for b in buttons]
+    per_row = 1 if any(len(label) > WIDE_LABEL for label in labels) else 2
+    rows = [[KeyboardButton(label) for label in labels[i:i + per_row]]
+            for i in range(0, len(labels), per_row)]
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True,
+                               input_field_placeholder=placeholder[:64] or None)
+
+
+def _inline(buttons: Sequence[InlineButton], session_id: int, seq: int) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(b.label, callback_data=callback_data(session_id, seq, b.action, b.arg))]
+            for b in buttons]
+    return InlineKeyboardMarkup(rows)
+
+
+def _split(text: str, markup: Markup, question: bool = False) -> list[Message]:
+    """Text over Telegram's 4,096 characters goes in several messages; markup on the last."""
+    text = text.strip() or "…"
+    parts: list[str] = []
+    while len(text) > MAX_TEXT:
+        cut = text.rfind("\n", 0, MAX_TEXT)
+        if cut < MAX_TEXT // 2:
+            cut = text.rfind(" ", 0, MAX_TEXT)
+        if cut < MAX_TEXT // 2:
+            cut = MAX_TEXT
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [Message(p, markup if i == len(parts) - 1 else None, question and i == len(parts) - 1)
+            for i, p in enumerate(parts)]

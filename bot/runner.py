@@ -1,0 +1,250 @@
+"""The Telegram channel: long polling into a durable inbox, one worker per chat, replies.
+
+python-telegram-bot's own ``Updater`` confirms updates to Telegram before its handlers
+run, so a crash loses them. Here every batch from ``getUpdates`` is written to the
+``inbox_update`` table first; only then is the next ``getUpdates`` (which confirms the
+batch) made. Each update is processed in a transaction that also marks it done, so it is
+processed at most once, and anything left unprocessed by a crash is picked up at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import warnings
+from collections import deque
+from typing import Any
+
+from telegram import Bot, BotCommand
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBUserWarning
+
+from bot.render import Message, render
+from bot.request import AiohttpRequest
+from bot.updates import Parsed, parse
+from core.service import Incoming, Reply, Voices
+from core.settings import Settings
+from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
+
+log = logging.getLogger("voices.bot")
+# getUpdates is called through do_api_request to get the raw JSON (stored as is in the inbox)
+# without building Update objects first; PTB warns about that on every call.
+warnings.filterwarnings("ignore", message=".*Bot.getUpdates", category=PTBUserWarning)
+SOURCE = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+COMMAND_HELP = {
+    "start": "Start, or start again",
+    "help": "Get help",
+    "back": "Change your last answer",
+    "skip": "Skip this question",
+    "stop": "Stop for now",
+    "language": "Change the language",
+    "privacy": "How we use your answers",
+}
+
+
+def make_bot(settings: Settings, poll_timeout: int) -> Bot:
+    base = settings.telegram_base_url
+    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+    return Bot(
+        settings.telegram_token.get(),
+        base_url=base,
+        base_file_url=file_base,
+        request=AiohttpRequest(connection_pool_size=64),
+        get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=poll_timeout + 10),
+    )
+
+
+class TelegramChannel:
+    """Runs the bot inside the caller's event loop (beside the admin server)."""
+
+    def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
+                 max_concurrency: int = 64) -> None:
+        self.service = service
+        self.poll_timeout = poll_timeout
+        self.bot = make_bot(settings, poll_timeout)
+        self._queues: dict[int, deque[tuple[int, dict[str, Any]]]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._seen: set[int] = set()
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._poller: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    # ---- life cycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.bot.initialize()
+        await self._register_commands()
+        await self._recover()
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+
+    async def stop(self) -> None:
+        """Stop polling, let updates already taken finish, then close the client."""
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=20)
+        await self.bot.shutdown()
+
+    async def _register_commands(self) -> None:
+        commands = [BotCommand(name, text) for name, text in COMMAND_HELP.items()]
+        try:
+            await self.bot.set_my_commands(commands)
+        except (NetworkError, TimedOut) as exc:
+            log.warning("could not register commands: %s", type(exc).__name__)
+
+    async def _recover(self) -> None:
+        """Finish what a crash left: unprocessed updates, then questions never sent."""
+        for update_id, payload in await inbox_pending(SOURCE, limit=10_000):
+            self._dispatch(update_id, payload)
+        for session_id, chat_id in await self.service.undelivered(SOURCE, dt.timedelta(hours=24)):
+            reply = await self.service.resend(session_id)
+            if reply is not None:
+                await self._send(chat_id, reply)
+
+    # ---- polling --------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                batch = await self._get_updates(offset)
+                backoff = 1.0
+            except (NetworkError, TimedOut, Conflict, RetryAfter) as exc:
+                wait = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else backoff
+                log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, wait)
+                await asyncio.sleep(wait)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            except InvalidToken:
+                log.error("Telegram refused the bot token; the bot is not running")
+                return
+            if not batch:
+                continue
+            updates = [(int(u["update_id"]), u) for u in batch if isinstance(u, dict) and "update_id" in u]
+            new = set(await inbox_add(SOURCE, updates))  # durable before Telegram is told
+            offset = max(uid for uid, _ in updates) + 1
+            for update_id, payload in updates:
+                if update_id in new:
+                    self._dispatch(update_id, payload)
+
+    async def _get_updates(self, offset: int | None) -> list[Any]:
+        kwargs: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            kwargs["offset"] = offset
+        result = await self.bot.do_api_request("getUpdates", api_kwargs=kwargs,
+                                               read_timeout=self.poll_timeout + 10)
+        return list(result or [])
+
+    # ---- one worker per chat ----------------------------------------------------------
+
+    def _dispatch(self, update_id: int, payload: dict[str, Any]) -> None:
+        if update_id in self._seen:
+            return
+        self._seen.add(update_id)
+        chat = parse(payload).chat_id or 0
+        self._queues.setdefault(chat, deque()).append((update_id, payload))
+        if chat not in self._workers:
+            self._workers[chat] = asyncio.create_task(self._chat_worker(chat))
+
+    async def _chat_worker(self, chat: int) -> None:
+        queue = self._queues[chat]
+        try:
+            while queue:
+                update_id, payload = queue.popleft()
+                async with self._limit:
+                    await self._process(update_id, payload)
+                self._seen.discard(update_id)
+        finally:
+            del self._workers[chat]
+            if not queue:
+                self._queues.pop(chat, None)
+            else:  # something arrived as the worker ended: keep going
+                self._workers[chat] = asyncio.create_task(self._chat_worker(chat))
+
+    async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
+        parsed = parse(payload)
+        try:
+            if parsed.callback_id:
+                await self._answer_callback(parsed.callback_id)
+            if parsed.kind == "event" and parsed.event is not None and parsed.user_id is not None:
+                reply = await self.service.handle(Incoming(
+                    SOURCE, str(parsed.user_id), parsed.chat_id, parsed.event, message_id=parsed.message_id,
+                    language_hint=parsed.language_hint, update_id=update_id,
+                    action_session=parsed.action_session))
+                if reply is not None and parsed.chat_id is not None:
+                    await self._send(parsed.chat_id, reply)
+                return
+            if await inbox_mark_done(update_id):
+                await self._side_reply(parsed)
+        except Exception as exc:
+            await self._failed(update_id, parsed, exc)
+
+    async def _side_reply(self, parsed: Parsed) -> None:
+        """Replies that store nothing: group chats and edited messages."""
+        if parsed.chat_id is None:
+            return
+        if parsed.kind == "group":
+            await self._send_text(parsed.chat_id, self.service.text("en", "group"))
+            with contextlib.suppress(BadRequest, Forbidden):
+                await self.bot.leave_chat(parsed.chat_id)
+        elif parsed.kind == "edited" and parsed.user_id is not None:
+            language = await self.service.language_of(SOURCE, str(parsed.user_id))
+            await self._send_text(parsed.chat_id, self.service.text(language, "edited"))
+
+    async def _failed(self, update_id: int, parsed: Parsed, exc: Exception) -> None:
+        log.error("update %s failed: %s", update_id, type(exc).__name__)
+        try:
+            await inbox_mark_failed(update_id, type(exc).__name__)
+            if parsed.chat_id is not None and parsed.kind == "event":
+                await self._send_text(parsed.chat_id, self.service.text("en", "error"))
+        except Exception as again:
+            log.error("could not record failure of update %s: %s", update_id, type(again).__name__)
+
+    async def _answer_callback(self, callback_id: str) -> None:
+        with contextlib.suppress(BadRequest):  # too old to answer; the text reply confirms the tap
+            await self.bot.answer_callback_query(callback_id)
+
+    # ---- sending ----------------------------------------------------------------------
+
+    async def _send(self, chat_id: int, reply: Reply) -> None:
+        question_id: int | None = None
+        for message in render(reply.outputs, reply.session_id):
+            sent = await self._send_message(chat_id, message)
+            if sent is None:
+                return
+            if message.question:
+                question_id = sent
+        await self.service.delivered(reply.session_id, reply.version, question_id)
+
+    async def _send_text(self, chat_id: int, text: str) -> None:
+        await self._send_message(chat_id, Message(text))
+
+    async def _send_message(self, chat_id: int, message: Message) -> int | None:
+        """Send with a few retries on flood control; the message id, or None if it cannot go."""
+        for attempt in range(4):
+            try:
+                sent = await self.bot.send_message(chat_id, message.text, reply_markup=message.markup)
+                return sent.message_id
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except (TimedOut, NetworkError) as exc:
+                if attempt >= 1:
+                    log.warning("send failed: %s", type(exc).__name__)
+                    return None
+                await asyncio.sleep(0.5)
+            except Forbidden:
+                return None  # the user blocked the bot
+            except BadRequest as exc:
+                log.warning("Telegram refused a message: %s", type(exc).__name__)
+                return None
+        return None
+
+
+def _seconds(value: float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)

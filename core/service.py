@@ -1,0 +1,434 @@
+"""One turn of a conversation, for any channel: load, step the engine, store, reply.
+
+A channel adapter builds an :class:`Incoming` from what the user sent and gets back a
+:class:`Reply` whose outputs it renders. Everything a turn changes (the answer, the
+session state, the respondent's profile and the inbox row of the update) is written in
+one database transaction, before the adapter sends anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from babel.dates import format_date
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from core import engine
+from core.definition import Conversation
+from core.i18n import has_catalogue, translations
+from core.languages import BY_CODE, DEFAULT, best_match
+from core.localise import localise
+from core.model import (
+    Action,
+    Answer,
+    Event,
+    Finished,
+    Output,
+    Repeat,
+    Restart,
+    Say,
+    SetProfile,
+    Stale,
+    State,
+    Submitted,
+    Text,
+)
+from core.settings import Settings
+from core.storage import models as m
+from core.storage.inbox import inbox_mark_done
+from core.storage.statecodec import dumps_state, loads_state
+from core.texts import UI, fill
+
+ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
+CONSENT_VERSION = "privacy-1"
+READ_WITHIN_DAYS = 7
+
+
+class ConcurrentChange(Exception):
+    """Another worker changed the session first; the turn is run again from the start."""
+
+
+class AlreadyProcessed(Exception):
+    """The update was processed before (a redelivery): the turn is rolled back, nothing sent."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    channel: str
+    external_id: str
+    chat_id: int | None
+    event: Event
+    message_id: int | None = None  # the user's message id, to spot replies to old questions
+    language_hint: str | None = None  # e.g. Telegram's language_code, used for a new respondent
+    update_id: int | None = None  # marked processed in the same transaction
+    action_session: int | None = None  # the session id an inline button was made for
+    key_hash: str | None = None  # instead of external_id, when only the hash is known
+    open_conversation: str | None = None  # start this conversation now (``voices try NAME``)
+    language: str | None = None  # set the respondent's language first (``voices try --lang``)
+
+
+@dataclass(frozen=True)
+class Reply:
+    outputs: list[Output]
+    language: str
+    session_id: int
+    version: int  # session version after this turn (see Voices.delivered)
+    chat_id: int | None
+
+    @property
+    def rtl(self) -> bool:
+        lang = BY_CODE.get(self.language)
+        return bool(lang and lang.rtl)
+
+
+@dataclass
+class _Turn:
+    """What one turn is working on; lives only inside the transaction."""
+
+    conn: BaseDBAsyncClient
+    respondent: m.Respondent
+    session: m.Session | None
+    response: m.Response | None
+    base: State | None  # the stored state at the start of the turn (for this response)
+    dirty: set[str] = field(default_factory=set)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Voices:
+    """The application service every channel calls."""
+
+    def __init__(self, settings: Settings, conversations: dict[str, Conversation],
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.settings = settings
+        self.conversations = conversations
+        self.clock = clock
+        self._defs: dict[tuple[str, str, dt.date], Conversation] = {}
+
+    # ---- texts ----------------------------------------------------------------------
+
+    def translate(self, language: str) -> Callable[[str], str]:
+        return translations(self.settings.locales_dir, language).gettext
+
+    def text(self, lang: str, key: str, **values: object) -> str:
+        """One of the engine's own texts (``core.texts.UI``) in language ``lang``."""
+        return fill(self.translate(lang)(UI[key]), values)
+
+    def _contact(self, language: str) -> str:
+        s = self.settings
+        key = "contact_phone" if s.help_phone else "contact_email" if s.help_email else "contact_none"
+        return self.text(language, key, team=s.help_team, phone=s.help_phone, email=s.help_email,
+                         hours=s.help_hours)
+
+    def definition(self, conversation_id: str, language: str) -> Conversation:
+        """``conversation_id`` in ``language``, with today's dates filled in (cached per day)."""
+        today = self.clock().date()
+        key = (conversation_id, language, today)
+        found = self._defs.get(key)
+        if found is None:
+            if len(self._defs) > 500:
+                self._defs.clear()
+            read_by = today + dt.timedelta(days=READ_WITHIN_DAYS)
+            values = {
+                "council": self.settings.council_name,
+                "contact": self._contact(language),
+                "privacy_url": self.settings.privacy_url,
+                "read_by": format_date(read_by, "EEEE d MMMM", locale=_babel_locale(language)),
+            }
+            source = self.conversations[conversation_id]
+            found = localise(source, self.translate(language), language, values)
+            self._defs[key] = found
+        return found
+
+    # ---- turns ----------------------------------------------------------------------
+
+    def key(self, channel: str, external_id: str) -> str:
+        return m.respondent_key(self.settings.secret_key.get(), channel, external_id)
+
+    async def language_of(self, channel: str, external_id: str) -> str:
+        """The language a person chose, for replies outside a turn (English if unknown)."""
+        found = await m.Respondent.filter(key_hash=self.key(channel, external_id)) \
+            .values_list("language", flat=True)
+        return str(found[0]) if found else DEFAULT
+
+    async def handle(self, incoming: Incoming) -> Reply | None:
+        """Run one turn, again from the start if another worker got there first.
+
+        Returns None when the update was already processed (nothing to send).
+        """
+        for _ in range(4):
+            try:
+                return await self._turn(incoming)
+            except ConcurrentChange:
+                continue
+            except AlreadyProcessed:
+                return None
+        raise ConcurrentChange("the session kept changing under this turn")
+
+    async def _turn(self, inc: Incoming) -> Reply:
+        async with in_transaction() as conn:
+            if inc.update_id is not None and not await inbox_mark_done(inc.update_id, conn):
+                raise AlreadyProcessed()
+            respondent = await self._respondent(conn, inc)
+            session = await m.Session.filter(respondent_id=respondent.id).select_for_update() \
+                .using_db(conn).first()
+            if inc.open_conversation is not None:
+                turn = _Turn(conn, respondent, session, None, None)
+                state, outputs = await self._open(turn, inc)
+            elif session is None:
+                turn = _Turn(conn, respondent, None, None, None)
+                state, outputs = await self._begin(turn, self._first_conversation(respondent))
+            else:
+                turn = _Turn(conn, respondent, session, None, None)
+                state, outputs = await self._continue(turn, inc)
+            state, outputs = await self._apply(turn, state, outputs)
+            await self._save_answers(turn, state)
+            session = await self._save_session(turn, state, inc)
+            if turn.dirty:
+                await respondent.save(using_db=conn, update_fields=[*sorted(turn.dirty), "last_seen_at"])
+        return Reply(outputs, respondent.language, session.id, session.version, respondent.chat_id)
+
+    async def _respondent(self, conn: BaseDBAsyncClient, inc: Incoming) -> m.Respondent:
+        key = inc.key_hash or self.key(inc.channel, inc.external_id)
+        found = await m.Respondent.filter(key_hash=key).using_db(conn).first()
+        if found is not None:
+            if inc.chat_id is not None and found.chat_id != inc.chat_id:
+                found.chat_id = inc.chat_id
+                await found.save(using_db=conn, update_fields=["chat_id"])
+            return found
+        try:
+            async with in_transaction() as inner:
+                return await m.Respondent.create(
+                    using_db=inner, channel=inc.channel, key_hash=key, chat_id=inc.chat_id,
+                    language=best_match(inc.language_hint))
+        except IntegrityError as exc:  # created by a concurrent turn for the same person
+            raise ConcurrentChange() from exc
+
+    async def _open(self, turn: _Turn, inc: Incoming) -> tuple[State, list[Output]]:
+        """Start ``inc.open_conversation`` whatever the respondent was doing."""
+        assert inc.open_conversation is not None
+        if inc.language in BY_CODE:
+            turn.respondent.language, turn.respondent.language_confirmed = inc.language, True
+            turn.dirty |= {"language", "language_confirmed"}
+        if turn.session is not None:
+            response_id = getattr(turn.session, "response_id", None)
+            turn.response = await m.Response.filter(id=response_id).using_db(turn.conn).first()
+            await self._abandon(turn)
+        return await self._begin(turn, inc.open_conversation)
+
+    def _first_conversation(self, respondent: m.Respondent) -> str:
+        if respondent.consent == "yes":
+            return self.settings.feedback_conversation
+        return self.settings.first_conversation
+
+    async def _continue(self, turn: _Turn, inc: Incoming) -> tuple[State, list[Output]]:
+        assert turn.session is not None
+        state = loads_state(turn.session.state)
+        turn.base = state
+        response_id = getattr(turn.session, "response_id", None)
+        if response_id is not None:
+            turn.response = await m.Response.filter(id=response_id).using_db(turn.conn).first()
+        conv = self.definition(state.conversation, turn.respondent.language)
+        state = _upgrade(conv, state)
+        return engine.step(conv, state, self._event(turn.session, inc))
+
+    def _event(self, session: m.Session, inc: Incoming) -> Event:
+        event = inc.event
+        if isinstance(event, Action) and inc.action_session != session.id:
+            return replace(event, seq=-1)  # a button from another session (or forged)
+        asked = session.asked_message_id
+        if isinstance(event, Text) and inc.message_id is not None and asked and inc.message_id < asked:
+            return Stale(event.text)
+        return event
+
+    async def _begin(self, turn: _Turn, conversation_id: str) -> tuple[State, list[Output]]:
+        """Open a conversation with a new response row."""
+        r = turn.respondent
+        conv = self.definition(conversation_id, r.language)
+        turn.response = await m.Response.create(
+            using_db=turn.conn, respondent=r, conversation_id=conv.id, conversation_version=conv.version,
+            channel=r.channel, language=r.language, answered_by=r.answered_by, role=r.role,
+            age_band=r.age_band)
+        turn.base = None
+        return engine.begin(conv)
+
+    async def _apply(self, turn: _Turn, state: State, outputs: list[Output]) -> tuple[State, list[Output]]:
+        """Carry out what the engine asked for; return what the user should see."""
+        shown: list[Output] = []
+        pending = list(outputs)
+        while pending:
+            out = pending.pop(0)
+            if isinstance(out, SetProfile):
+                more = await self._set_profile(turn, state, out)
+                if more is not None:
+                    state, extra = more
+                    pending = extra + pending
+            elif isinstance(out, Submitted):
+                await self._submit(turn, state)
+            elif isinstance(out, Finished):
+                if out.then and turn.respondent.consent == "yes":
+                    await self._save_answers(turn, state)
+                    state, extra = await self._begin(turn, out.then)
+                    pending = extra + pending
+            elif isinstance(out, Restart):
+                await self._save_answers(turn, state)
+                await self._abandon(turn)
+                state, extra = await self._begin(turn, self._first_conversation(turn.respondent))
+                pending = extra + pending
+            else:
+                shown.append(out)
+        return state, shown
+
+    async def _set_profile(self, turn: _Turn, state: State, out: SetProfile
+                           ) -> tuple[State, list[Output]] | None:
+        r = turn.respondent
+        if out.key == "language":
+            r.language, r.language_confirmed = out.value, True
+            turn.dirty |= {"language", "language_confirmed"}
+            await self._stamp_response(turn, language=out.value)
+            conv = self.definition(state.conversation, out.value)
+            new_state, more = engine.step(conv, state, Repeat())
+            if not has_catalogue(self.settings.locales_dir, out.value):
+                name = BY_CODE[out.value].label if out.value in BY_CODE else out.value
+                more = [Say(self.text(DEFAULT, "no_catalogue", language=name)), *more]
+            return new_state, more
+        if out.key == "role":
+            r.role, r.answered_by = out.value, ANSWERED_BY.get(out.value, "self")
+            turn.dirty |= {"role", "answered_by"}
+            await self._stamp_response(turn, role=r.role, answered_by=r.answered_by)
+        elif out.key == "age_band":
+            r.age_band = out.value
+            turn.dirty.add("age_band")
+            await self._stamp_response(turn, age_band=out.value)
+        elif out.key == "consent":
+            r.consent, r.consent_version, r.consent_at = out.value, CONSENT_VERSION, self.clock()
+            turn.dirty |= {"consent", "consent_version", "consent_at"}
+        elif out.key == "contact":
+            r.contact_ok = out.value == "yes"
+            turn.dirty.add("contact_ok")
+        return None
+
+    async def _stamp_response(self, turn: _Turn, **values: str | None) -> None:
+        if turn.response is None:
+            return
+        for name, value in values.items():
+            setattr(turn.response, name, value)
+        await turn.response.save(using_db=turn.conn, update_fields=[*values, "updated_at"])
+
+    async def _submit(self, turn: _Turn, state: State) -> None:
+        if turn.response is None:
+            return
+        await self._save_answers(turn, state)
+        conv = self.definition(state.conversation, turn.respondent.language)
+        keep = engine.route_answers(conv, state)
+        await m.Answer.filter(response_id=turn.response.id).exclude(step_id__in=keep) \
+            .using_db(turn.conn).delete()
+        turn.response.status, turn.response.submitted_at = "submitted", self.clock()
+        await turn.response.save(using_db=turn.conn, update_fields=["status", "submitted_at", "updated_at"])
+
+    async def _abandon(self, turn: _Turn) -> None:
+        if turn.response is not None and turn.response.status == "in-progress":
+            turn.response.status = "abandoned"
+            await turn.response.save(using_db=turn.conn, update_fields=["status", "updated_at"])
+
+    async def _save_answers(self, turn: _Turn, state: State) -> None:
+        """Write every answer that differs from the stored state (one row per step)."""
+        if turn.response is None:
+            return
+        before = turn.base.answers if turn.base is not None else {}
+        conv = self.conversations[state.conversation]
+        for step_id, answer in state.answers.items():
+            if before.get(step_id) == answer:
+                continue
+            await self._save_answer(turn, conv, answer, exists=step_id in before)
+        turn.base = state
+
+    async def _save_answer(self, turn: _Turn, conv: Conversation, answer: Answer, exists: bool) -> None:
+        assert turn.response is not None
+        options = [o for o in conv.step(answer.step).options if o.id in answer.options] \
+            if conv.has_step(answer.step) else []
+        polarity = next((o.polarity for o in options if o.polarity), None)
+        voice = answer.voice
+        values = {
+            "kind": answer.kind, "question": answer.question, "option_ids": list(answer.options),
+            "text": answer.text, "label": answer.label, "language": turn.respondent.language,
+            "polarity": polarity, "voice_file_id": voice.file_id if voice else None,
+            "voice_unique_id": voice.unique_id if voice else None,
+            "voice_duration": voice.duration if voice else None,
+            "voice_mime": voice.mime if voice else None, "voice_size": voice.size if voice else None,
+        }
+        rows = await m.Answer.filter(response_id=turn.response.id, step_id=answer.step) \
+            .using_db(turn.conn).update(**values, updated_at=self.clock()) if exists else 0
+        if rows:
+            row = await m.Answer.filter(response_id=turn.response.id, step_id=answer.step) \
+                .using_db(turn.conn).only("id").first()
+            assert row is not None
+            await m.AnswerPriority.filter(answer_id=row.id, source="option").using_db(turn.conn).delete()
+        else:
+            row = await m.Answer.create(using_db=turn.conn, response=turn.response, step_id=answer.step,
+                                        **values)
+        codes = sorted({code for o in options for code in o.priorities})
+        if codes:
+            await m.AnswerPriority.bulk_create(
+                [m.AnswerPriority(answer_id=row.id, priority_id=c, source="option") for c in codes],
+                using_db=turn.conn)
+
+    async def _save_session(self, turn: _Turn, state: State, inc: Incoming) -> m.Session:
+        conn, response = turn.conn, turn.response
+        response_id = response.id if response is not None else None
+        if turn.session is None:
+            return await m.Session.create(
+                using_db=conn, respondent=turn.respondent, conversation_id=state.conversation,
+                conversation_version=state.version, response_id=response_id, state=dumps_state(state))
+        session = turn.session
+        changed = await m.Session.filter(id=session.id, version=session.version).using_db(conn).update(
+            state=dumps_state(state), version=F("version") + 1, conversation_id=state.conversation,
+            conversation_version=state.version, response_id=response_id, updated_at=self.clock())
+        if changed != 1:
+            raise ConcurrentChange()
+        session.version += 1
+        return session
+
+    # ---- delivery bookkeeping --------------------------------------------------------
+
+    async def delivered(self, session_id: int, version: int, message_id: int | None) -> None:
+        """Record that the messages of ``version`` were sent (and the id of the question)."""
+        values: dict[str, object] = {"delivered_version": version}
+        if message_id is not None:
+            values["asked_message_id"] = message_id
+        await m.Session.filter(id=session_id, version=version).update(**values)
+
+    async def undelivered(self, channel: str, within: dt.timedelta) -> list[tuple[int, int]]:
+        """(session id, chat id) of sessions whose last messages may not have been sent."""
+        since = self.clock() - within
+        rows = await m.Session.filter(
+            delivered_version__lt=F("version"), updated_at__gte=since, respondent__channel=channel,
+        ).values_list("id", "respondent__chat_id")
+        return [(int(sid), int(chat)) for sid, chat in rows if chat is not None]
+
+    async def resend(self, session_id: int) -> Reply | None:
+        """Show the current step again to a session whose last messages were not sent."""
+        session = await m.Session.filter(id=session_id).prefetch_related("respondent").first()
+        if session is None or session.respondent.chat_id is None:
+            return None
+        r = session.respondent
+        return await self.handle(Incoming(r.channel, "", r.chat_id, Repeat(), key_hash=r.key_hash))
+
+
+def _upgrade(conv: Conversation, state: State) -> State:
+    """Carry a paused state over to a newer version of its conversation."""
+    if state.version == conv.version:
+        return state
+    current = state.current if conv.has_step(state.current) else conv.first.id
+    return replace(state, version=conv.version, current=current, tries=0, picked=())
+
+
+def _babel_locale(language: str) -> str:
+    return {"pa": "pa_Guru"}.get(language, language)

@@ -1,0 +1,62 @@
+"""A running Telegram channel (the real python-telegram-bot request path over loopback HTTP)
+against the fake Bot API, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from bot.runner import TelegramChannel
+from core.loader import load_conversations
+from core.service import Voices
+from core.settings import ROOT, Secret, Settings
+from tests.fakes.botapi import FakeBotAPI, FakeUser, SentMessage
+
+
+@dataclass
+class Harness:
+    fake: FakeBotAPI
+    channel: TelegramChannel
+    service: Voices
+    settings: Settings
+
+
+def make_settings(db_url: str, fake: FakeBotAPI) -> Settings:
+    return Settings(
+        database_url=db_url,
+        telegram_token=Secret(fake.token),
+        telegram_base_url=fake.base_url,
+        secret_key=Secret("test-secret-key"),
+        conversations_dir=ROOT / "conversations",
+        help_phone="0116 000 0000",
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(db: str, fake: FakeBotAPI) -> AsyncIterator[Harness]:
+    settings = make_settings(db, fake)
+    service = Voices(settings, load_conversations(settings.conversations_dir))
+    channel = TelegramChannel(settings, service, poll_timeout=1)
+    await channel.start()
+    try:
+        yield Harness(fake, channel, service, settings)
+    finally:
+        await channel.stop()
+
+
+async def say(user: FakeUser, text: str, quiet: float = 0.15) -> list[SentMessage]:
+    """Send a message (or tap a reply button) and return every reply it got."""
+    await user.send(text)
+    first = await user.replies(1)
+    return first + await user.settle(quiet=quiet)
+
+
+WELCOME_TO_FEEDBACK = ["/start", "English", "1", "2", "Next", "Next", "1"]

@@ -1,0 +1,124 @@
+"""The ``voices`` command: serve, try and check (DESIGN.md, "The interface")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from admin.app import BOT_RUNNING, make_app
+from core.check import check_conversations, format_problems
+from core.definition import Conversation
+from core.languages import BY_CODE
+from core.loader import ConversationError, load_conversations
+from core.service import Voices
+from core.settings import Settings, load_settings
+from core.storage.db import close_db, init_db
+from voices.logs import setup_logging
+
+log = logging.getLogger("voices")
+
+
+def _conversations(settings: Settings) -> dict[str, Conversation]:
+    try:
+        return load_conversations(settings.conversations_dir)
+    except ConversationError as exc:
+        print(format_problems(exc.problems), file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def serve(settings: Settings) -> None:
+    """Create or upgrade the database, then run the admin server and (with a token) the bot."""
+    conversations = _conversations(settings)
+    await init_db(settings.database_url)
+    service = Voices(settings, conversations)
+    app = make_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    channel = None
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        print(f"Voices is running. Admin: http://{settings.host}:{settings.port}/", flush=True)
+        if settings.bot_enabled:
+            from bot.runner import TelegramChannel
+
+            channel = TelegramChannel(settings, service)
+            await channel.start()
+            app[BOT_RUNNING] = True
+            print("The Telegram bot is running (long polling).", flush=True)
+        else:
+            print("TELEGRAM_BOT_TOKEN is not set, so the bot is off. "
+                  "Try a conversation in this terminal with: voices try", flush=True)
+        await _until_stopped()
+    finally:
+        if channel is not None:
+            await channel.stop()
+        await runner.cleanup()
+        await close_db()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def try_conversation(settings: Settings, conversation: str | None, language: str | None) -> None:
+    from voices.terminal import run_terminal
+
+    conversations = _conversations(settings)
+    if conversation is not None and conversation not in conversations:
+        known = ", ".join(sorted(conversations))
+        raise SystemExit(f"There is no conversation called {conversation!r}. Try one of: {known}")
+    if language is not None and language not in BY_CODE:
+        raise SystemExit(f"Unknown language {language!r}. Use one of: {', '.join(BY_CODE)}")
+    if language is not None and conversation is None:
+        conversation = settings.first_conversation
+    await init_db(settings.database_url)
+    try:
+        await run_terminal(Voices(settings, conversations), conversation, language)
+    finally:
+        await close_db()
+
+
+def check(settings: Settings) -> int:
+    problems = check_conversations(settings.conversations_dir)
+    print(format_problems(problems) if problems else "All conversation files are OK.")
+    return 1 if problems else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voices", description="Voices: feedback from young people and families.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="create or upgrade the database, run the admin and the bot")
+    t = sub.add_parser("try", help="run a conversation in this terminal")
+    t.add_argument("conversation", nargs="?", help="conversation id, e.g. feedback (default: from the start)")
+    t.add_argument("--lang", help="language code, e.g. pl")
+    sub.add_parser("check", help="check every conversation file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(os.environ.get("VOICES_LOG_LEVEL", "INFO"))
+    settings = load_settings()
+    if args.command == "check":
+        return check(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.command == "serve":
+            asyncio.run(serve(settings))
+        elif args.command == "try":
+            asyncio.run(try_conversation(settings, args.conversation, args.lang))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The terminal channel (``voices try``): the same engine and storage, typed at a prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable
+
+from bot.updates import event_from_text
+from core.model import Ask, Output, Say
+from core.service import Incoming, Reply, Voices
+
+CHANNEL = "terminal"
+
+
+def show(outputs: list[Output], write: Callable[[str], object] = print) -> None:
+    for out in outputs:
+        if isinstance(out, Say):
+            write(out.text + "\n")
+        elif isinstance(out, Ask):
+            lines = [out.text]
+            lines += [f"  {n}. {b.label}" for n, b in enumerate(out.buttons, start=1)]
+            lines += [f"  [{b.label}]" for b in out.inline]
+            write("\n".join(lines) + "\n")
+
+
+async def run_terminal(service: Voices, conversation: str | None, language: str | None,
+                       user: str | None = None) -> None:
+    """Talk to one person at this terminal until they type /quit or end the input."""
+    who = user or getpass.getuser()
+    start = Incoming(CHANNEL, who, None, event_from_text("/start"), open_conversation=conversation,
+                     language=language)
+    reply = await service.handle(start)
+    _print(reply)
+    print("(Type /quit to leave. /back, /skip, /stop, /help and /language work here too.)\n")
+    while True:
+        line = await asyncio.to_thread(_read)
+        if line is None or line.strip() == "/quit":
+            return
+        reply = await service.handle(Incoming(CHANNEL, who, None, event_from_text(line)))
+        _print(reply)
+
+
+def _read() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+def _print(reply: Reply | None) -> None:
+    if reply is not None:
+        show(reply.outputs)
+        sys.stdout.flush()
