@@ -43,7 +43,7 @@ def parse(update: dict[str, Any]) -> Parsed:
         msg = update["edited_message"]
         chat = msg.get("chat") or {}
         kind: Kind = "edited" if chat.get("type") == "private" else "ignore"
-        return Parsed(kind, chat_id=chat.get("id"))
+        return Parsed(kind, chat_id=chat.get("id"), user_id=(msg.get("from") or {}).get("id"))
     if "my_chat_member" in update:
         chat = update["my_chat_member"].get("chat") or {}
         is_group = chat.get("type") in ("group", "supergroup", "channel")
