@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from core.definition import Conversation, Option, Step
-from core.languages import LANGUAGES
+from core.languages import LANGUAGES, Language
 from core.model import (
     Action,
     Answer,
@@ -152,7 +152,8 @@ def _ask_info(conv: Conversation, state: State, current: Step, prefix: str) -> A
 
 
 def _ask_language(conv: Conversation, state: State, prefix: str, current: Step | None = None) -> Ask:
-    buttons = tuple(Button(lang.code, lang.label) for lang in LANGUAGES)
+    """The languages, each in its own script; the one the definition is in comes first."""
+    buttons = tuple(Button(lang.code, lang.label) for lang in _languages(conv))
     question = _text(conv, current) if current else ui(conv, "language_question")
     step_id = current.id if current else "_language"
     return Ask(step_id, _join(prefix, question), buttons, seq=state.seq, placeholder="")
@@ -326,7 +327,7 @@ def _question(conv: Conversation, current: Step) -> str:
 def _options(conv: Conversation, current: Step) -> list[tuple[str, str]]:
     """(id, label) pairs for a choice step, in the order shown."""
     if current.kind == "language":
-        return [(lang.code, lang.label) for lang in LANGUAGES]
+        return [(lang.code, lang.label) for lang in _languages(conv)]
     return [(o.id, _option_label(o)) for o in current.options]
 
 
@@ -525,7 +526,7 @@ def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
     if not isinstance(event, Text):
         return _retry(conv, state, "media_choice")
     if state.interrupt == "language":
-        chosen = _match_language(event.text)
+        chosen = _match_language(conv, event.text)
         if chosen is None:
             return _retry(conv, state, "reask")
         return replace(state, interrupt="", tries=0, seq=state.seq + 1), [SetProfile("language", chosen)]
@@ -538,10 +539,16 @@ def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
     return _retry(conv, state, "reask")
 
 
-def _match_language(text: str) -> str | None:
+def _languages(conv: Conversation) -> list[Language]:
+    """The languages as listed: the one the user has now (e.g. from Telegram) first."""
+    return sorted(LANGUAGES, key=lambda lang: lang.code != conv.language)
+
+
+def _match_language(conv: Conversation, text: str) -> str | None:
+    shown = _languages(conv)
     number = as_number(text)
     if number is not None:
-        return LANGUAGES[number - 1].code if 1 <= number <= len(LANGUAGES) else None
+        return shown[number - 1].code if 1 <= number <= len(shown) else None
     said = norm(text)
     for lang in LANGUAGES:
         if said in {norm(lang.label), norm(lang.native), norm(lang.english), lang.code}:

@@ -273,6 +273,8 @@ class Voices:
             elif isinstance(out, Submitted):
                 await self._submit(turn, state)
             elif isinstance(out, Finished):
+                if turn.respondent.consent == "no":
+                    state = await self._forget(turn, state)
                 if out.then and turn.respondent.consent == "yes":
                     await self._save_answers(turn, state)
                     state, extra = await self._begin(turn, out.then)
@@ -314,6 +316,23 @@ class Voices:
             r.contact_ok = out.value == "yes"
             turn.dirty.add("contact_ok")
         return None
+
+    async def _forget(self, turn: _Turn, state: State) -> State:
+        """After a "no" to consent keep only that answer (and the language), nothing about them."""
+        conv = self.conversations[state.conversation]
+        keep = {s.id for s in conv.steps if s.profile in ("consent", "language")}
+        state = replace(state, answers={k: v for k, v in state.answers.items() if k in keep},
+                        history=tuple(h for h in state.history if h in keep))
+        r = turn.respondent
+        r.role = r.answered_by = r.age_band = None
+        turn.dirty |= {"role", "answered_by", "age_band"}
+        await self._stamp_response(turn, role=None, answered_by=None, age_band=None)
+        if turn.response is not None:
+            await m.Answer.filter(response_id=turn.response.id).exclude(step_id__in=sorted(keep)) \
+                .using_db(turn.conn).delete()
+        if turn.base is not None:
+            turn.base = replace(turn.base, answers={k: v for k, v in turn.base.answers.items() if k in keep})
+        return state
 
     async def _stamp_response(self, turn: _Turn, **values: str | None) -> None:
         if turn.response is None:

@@ -31,9 +31,9 @@ async def run_terminal(service: Voices, conversation: str | None, language: str 
     who = user or getpass.getuser()
     start = Incoming(CHANNEL, who, None, event_from_text("/start"), open_conversation=conversation,
                      language=language)
-    reply = await service.handle(start)
-    _print(reply)
-    print("(Type /quit to leave. /back, /skip, /stop, /help and /language work here too.)\n")
+    print("(Type your answer, or the number of a choice. /back, /skip, /stop, /help and /language work"
+          " here too. /quit leaves.)\n")
+    _print(await service.handle(start))
     while True:
         line = await asyncio.to_thread(_read)
         if line is None or line.strip() == "/quit":

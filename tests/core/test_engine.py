@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -470,3 +471,11 @@ def test_help_and_privacy_keep_the_place() -> None:
         after, outputs = run(FEEDBACK, [Command(command)], state)  # type: ignore[arg-type]
         assert after == state and asks(outputs).step == "how"
         assert isinstance(outputs[0], Say)
+
+
+def test_the_language_the_user_has_now_is_listed_first_and_numbers_follow_the_list() -> None:
+    polish = replace(WELCOME, language="pl")
+    _, outputs = engine.begin(polish)
+    assert [b.id for b in asks(outputs).buttons][:2] == ["pl", "en"]
+    _, outputs = run(polish, [T("1")])
+    assert outputs == [SetProfile("language", "pl")]

@@ -1,0 +1,111 @@
+"""The service runs one turn in one transaction; tested on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from core.loader import load_conversations
+from core.model import Ask, Command, Event, Repeat, Text
+from core.service import Incoming, Reply, Voices
+from core.settings import ROOT, Secret, Settings
+from core.storage import models as m
+from core.storage.statecodec import dumps_state, loads_state
+
+FIXED = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # a Friday
+
+
+def make_service(db: str, locales: Path | None = None) -> Voices:
+    settings = Settings(database_url=db, secret_key=Secret("k"), help_email="voices@example.org",
+                        locales_dir=locales or ROOT / "locales")
+    return Voices(settings, load_conversations(ROOT / "conversations"), clock=lambda: FIXED)
+
+
+async def turn(service: Voices, text: str | Event, who: str = "u1") -> Reply:
+    event = Text(text) if isinstance(text, str) else text
+    reply = await service.handle(Incoming("terminal", who, None, event))
+    assert reply is not None
+    return reply
+
+
+def question(reply: Reply) -> str:
+    return [o for o in reply.outputs if isinstance(o, Ask)][-1].text
+
+
+async def test_saying_no_to_consent_keeps_nothing_about_the_person(db: str) -> None:
+    service = make_service(db)
+    for text in ["/start", "English", "A young person", "Under 13", "Next", "Next"]:
+        await turn(service, text if not text.startswith("/") else Command("start"))
+    reply = await turn(service, "No thanks")
+    assert "come back at any time" in reply.outputs[-1].text  # type: ignore[union-attr]
+    respondent = await m.Respondent.get()
+    assert (respondent.consent, respondent.role, respondent.age_band) == ("no", None, None)
+    steps = await m.Answer.all().values_list("step_id", flat=True)
+    assert sorted(steps) == ["consent", "language"]
+    response = await m.Response.get()
+    assert (response.status, response.role, response.age_band) == ("submitted", None, None)
+    reply = await turn(service, Command("start"))
+    assert question(reply) == "Which language do you want to use?"  # welcome again, not feedback
+
+
+async def test_the_thank_you_names_a_date_a_week_ahead(db: str) -> None:
+    service = make_service(db)
+    reply = await service.handle(Incoming("terminal", "u2", None, Repeat(), open_conversation="feedback"))
+    assert reply is not None and question(reply).startswith("Question 1 of 4")
+    for text in ["1", "1", "Lovely teachers", "/skip"]:
+        reply = await turn(service, text if text != "/skip" else Command("skip"), who="u2")
+    reply = await turn(service, "Send my answers", who="u2")
+    assert "by Friday 4 December" in reply.outputs[-1].text  # type: ignore[union-attr]
+
+
+async def test_a_paused_state_survives_a_new_version_of_its_conversation(db: str) -> None:
+    service = make_service(db)
+    await service.handle(Incoming("terminal", "u3", None, Repeat(), open_conversation="feedback"))
+    await turn(service, "Health or care", who="u3")
+    session = await m.Session.get()
+    old = loads_state(session.state)
+    assert old.current == "how"
+    newer = replace(service.conversations["feedback"], version=2)
+    service.conversations["feedback"] = newer
+    service._defs.clear()
+    reply = await turn(service, Command("stop"), who="u3")
+    reply = await turn(service, "hello", who="u3")
+    assert question(reply).endswith("How is it going?")
+    assert loads_state((await m.Session.get()).state).version == 2
+    # a step that no longer exists sends the person back to the first question, answers kept
+    gone = replace(old, current="removed-step", version=1)
+    await m.Session.filter(id=session.id).update(state=dumps_state(gone))
+    reply = await turn(service, Repeat(), who="u3")
+    assert question(reply).startswith("Question 1 of 4")
+
+
+async def test_two_messages_at_once_from_a_new_person_make_one_respondent(db: str) -> None:
+    service = make_service(db)
+    replies = await asyncio.gather(turn(service, "hello", who="new"), turn(service, "hi", who="new"))
+    assert all(r.outputs for r in replies)
+    assert await m.Respondent.all().count() == 1
+    assert await m.Session.all().count() == 1
+    assert await m.Response.all().count() == 1
+
+
+async def test_telegram_ids_are_never_stored_in_clear(db: str) -> None:
+    service = make_service(db)
+    await service.handle(Incoming("telegram", "987654321", 987654321, Command("start")))
+    row = await m.Respondent.get()
+    assert row.key_hash == service.key("telegram", "987654321") and "987654321" not in row.key_hash
+    assert row.chat_id == 987654321  # kept only to reply
+
+
+@pytest.mark.parametrize("hint", ["pl", "pl-PL", "ar"])
+async def test_telegram_language_comes_first_but_is_confirmed(db: str, hint: str) -> None:
+    service = make_service(db)
+    reply = await service.handle(Incoming("telegram", "5", 5, Command("start"), language_hint=hint))
+    assert reply is not None
+    ask = [o for o in reply.outputs if isinstance(o, Ask)][-1]
+    assert ask.buttons[0].id == hint[:2]
+    respondent = await m.Respondent.get()
+    assert respondent.language == hint[:2] and respondent.language_confirmed is False
