@@ -127,7 +127,14 @@ class TelegramChannel:
             if not batch:
                 continue
             updates = [(int(u["update_id"]), u) for u in batch if isinstance(u, dict) and "update_id" in u]
-            new = set(await inbox_add(SOURCE, updates))  # durable before Telegram is told
+            try:
+                new = set(await inbox_add(SOURCE, updates))  # durable before Telegram is told
+            except Exception as exc:
+                # Not stored, so not confirmed either: Telegram sends the batch again.
+                log.error("could not store updates (%s); trying again in %.0f s", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
             offset = max(uid for uid, _ in updates) + 1
             for update_id, payload in updates:
                 if update_id in new:

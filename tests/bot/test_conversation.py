@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from bot import runner
 from core.storage import models as m
 from tests.bot.conftest import WELCOME_TO_FEEDBACK, Harness, say
 from tests.fakes.botapi import FakeUser
@@ -156,3 +159,22 @@ async def test_change_from_check_with_an_inline_button(harness: Harness) -> None
     replies = await user.settle(quiet=0.2)
     assert replies[0].text.startswith("That question has moved on")
     assert (await m.Answer.get(step_id="area")).option_ids == ["school"]
+
+
+async def test_updates_that_could_not_be_stored_are_fetched_again(harness: Harness,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runner.inbox_add
+    failures = []
+
+    async def flaky(source: str, updates: list[tuple[int, dict[str, object]]]) -> list[int]:
+        if not failures:
+            failures.append(len(updates))
+            raise ConnectionError("database away")
+        return await real(source, updates)
+
+    monkeypatch.setattr(runner, "inbox_add", flaky)
+    user = harness.fake.user(3006)
+    replies = await user.send("/start") and await user.replies(1, timeout=8)
+    assert failures == [1]
+    assert replies[-1].text == "Which language do you want to use?"
+    assert await m.InboxUpdate.filter(processed_at=None).count() == 0
