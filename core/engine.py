@@ -8,6 +8,7 @@ and the outputs into their own messages; storage saves the new state and the ans
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -46,7 +47,7 @@ SUMMARY_ANSWER_CHARS = 120
 
 
 def ui(conv: Conversation, key: str, **values: object) -> str:
-    return fill(conv.ui.get(key) or UI[key], {**dict(conv.ui), **values})
+    return fill(conv.ui.get(key) or UI[key], ChainMap(values, conv.ui) if values else conv.ui)  # type: ignore[arg-type]
 
 
 def start(conv: Conversation) -> State:
@@ -112,7 +113,7 @@ def _progress(conv: Conversation, step_id: str) -> str:
 
 
 def _text(conv: Conversation, current: Step) -> str:
-    question = fill(current.text.strip(), dict(conv.ui))
+    question = fill(current.text.strip(), conv.ui)
     progress = _progress(conv, current.id)
     return f"{progress}\n{question}" if progress else question
 
@@ -175,7 +176,7 @@ def _ask_check(conv: Conversation, state: State, current: Step, prefix: str) -> 
         shown = _short(answer.label)
         lines.append(ui(conv, "summary_line", n=n, question=question.short or question.id, answer=shown))
         inline.append(InlineButton(ui(conv, "change", n=n), "change", question.id))
-    body = _join(prefix, "\n".join(lines), fill(current.text.strip(), dict(conv.ui)))
+    body = _join(prefix, "\n".join(lines), fill(current.text.strip(), conv.ui))
     return Ask(current.id, body, (Button(SEND, ui(conv, "send")),), tuple(inline), seq=state.seq,
                placeholder=ui(conv, "placeholder_choice"))
 
@@ -245,7 +246,7 @@ def _enter(conv: Conversation, state: State) -> Result:
     outputs: list[Output] = []
     if not any(s.kind == "check" for s in conv.steps):
         outputs.append(Submitted())
-    outputs += [Say(fill(current.text.strip(), dict(conv.ui)), close_keyboard=True), Finished(conv.then)]
+    outputs += [Say(fill(current.text.strip(), conv.ui), close_keyboard=True), Finished(conv.then)]
     return replace(state, status="done"), outputs
 
 
@@ -292,7 +293,7 @@ def _answer_info(conv: Conversation, state: State, current: Step, event: Event) 
         if control == HELP:
             return _help(conv, state)
         if control == MORE and current.more:
-            return state, [Say(fill(current.more.strip(), dict(conv.ui))), *show(conv, state)]
+            return state, [Say(fill(current.more.strip(), conv.ui)), *show(conv, state)]
         return _advance(conv, state, current)
     return _retry(conv, state, "reask_info")
 
@@ -321,7 +322,7 @@ def _voice_answer(conv: Conversation, current: Step, note: VoiceNote) -> Answer:
 
 
 def _question(conv: Conversation, current: Step) -> str:
-    return fill(current.text.strip(), dict(conv.ui))
+    return fill(current.text.strip(), conv.ui)
 
 
 def _options(conv: Conversation, current: Step) -> list[tuple[str, str]]:
@@ -564,7 +565,7 @@ def _action(conv: Conversation, state: State, event: Action) -> Result:
     if event.name == "change" and current is not None and current.kind == "check" and event.arg in answered:
         return _change(conv, state, event.arg)
     if event.name == "more" and current is not None and current.id == event.arg and current.more:
-        return state, [Say(fill(current.more.strip(), dict(conv.ui))), *show(conv, state)]
+        return state, [Say(fill(current.more.strip(), conv.ui)), *show(conv, state)]
     return _moved_on(conv, state)
 
 

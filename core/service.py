@@ -8,6 +8,7 @@ one database transaction, before the adapter sends anything.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -40,12 +41,14 @@ from core.model import (
 )
 from core.settings import Settings
 from core.storage import models as m
-from core.storage.inbox import inbox_mark_done
+from core.storage import turns as q
 from core.storage.statecodec import dumps_state, loads_state
 from core.texts import UI, fill
 
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
+ASKED_CACHE = 50_000
+DELIVERY_FLUSH_SECONDS = 0.2
 READ_WITHIN_DAYS = 7
 
 
@@ -91,11 +94,27 @@ class _Turn:
     """What one turn is working on; lives only inside the transaction."""
 
     conn: BaseDBAsyncClient
-    respondent: m.Respondent
-    session: m.Session | None
-    response: m.Response | None
+    person: q.Person
+    session: q.SessionRow | None
+    response_id: int | None
     base: State | None  # the stored state at the start of the turn (for this response)
+    now: dt.datetime
     dirty: set[str] = field(default_factory=set)
+
+
+def _answer_row(conv: Conversation, answer: Answer, language: str) -> tuple[q.AnswerRow, list[str]]:
+    """The answer as stored, and the priority codes its chosen options carry."""
+    step = conv.step(answer.step) if conv.has_step(answer.step) else None
+    options = [o for o in step.options if o.id in answer.options] if step is not None else []
+    voice = answer.voice
+    polarity = next((o.polarity for o in options if o.polarity), None)
+    row = q.AnswerRow(
+        kind=answer.kind, question=answer.question, option_ids=answer.options, text=answer.text,
+        label=answer.label, language=language, polarity=polarity,
+        voice_file_id=voice.file_id if voice else None, voice_unique_id=voice.unique_id if voice else None,
+        voice_duration=voice.duration if voice else None, voice_mime=voice.mime if voice else None,
+        voice_size=voice.size if voice else None)
+    return row, sorted({code for o in options for code in o.priorities})
 
 
 def _utcnow() -> dt.datetime:
@@ -111,6 +130,9 @@ class Voices:
         self.conversations = conversations
         self.clock = clock
         self._defs: dict[tuple[str, str, dt.date], Conversation] = {}
+        self._asked: dict[int, int] = {}  # session id -> message id of the last question sent
+        self._marks: dict[int, tuple[int, int | None]] = {}  # delivery marks not yet written
+        self._flusher: asyncio.Task[None] | None = None
 
     # ---- texts ----------------------------------------------------------------------
 
@@ -173,58 +195,52 @@ class Voices:
         raise ConcurrentChange("the session kept changing under this turn")
 
     async def _turn(self, inc: Incoming) -> Reply:
+        now = self.clock()
         async with in_transaction() as conn:
-            if inc.update_id is not None and not await inbox_mark_done(inc.update_id, conn):
+            if inc.update_id is not None and not await q.claim_update(conn, inc.update_id, now):
                 raise AlreadyProcessed()
-            respondent = await self._respondent(conn, inc)
-            session = await m.Session.filter(respondent_id=respondent.id).select_for_update() \
-                .using_db(conn).first()
+            person, session = await self._person(conn, inc, now)
+            turn = _Turn(conn, person, session, session.response_id if session else None, None, now)
             if inc.open_conversation is not None:
-                turn = _Turn(conn, respondent, session, None, None)
                 state, outputs = await self._open(turn, inc)
             elif session is None:
-                turn = _Turn(conn, respondent, None, None, None)
-                state, outputs = await self._begin(turn, self._first_conversation(respondent))
+                state, outputs = await self._begin(turn, self._first_conversation(person))
             else:
-                turn = _Turn(conn, respondent, session, None, None)
                 state, outputs = await self._continue(turn, inc)
             state, outputs = await self._apply(turn, state, outputs)
             await self._save_answers(turn, state)
-            session = await self._save_session(turn, state, inc)
+            saved = await self._save_session(turn, state)
             if turn.dirty:
-                await respondent.save(using_db=conn, update_fields=[*sorted(turn.dirty), "last_seen_at"])
-        return Reply(outputs, respondent.language, session.id, session.version, respondent.chat_id)
+                await q.save_person(conn, person, turn.dirty, now)
+        return Reply(outputs, person.language, saved.id, saved.version, person.chat_id)
 
-    async def _respondent(self, conn: BaseDBAsyncClient, inc: Incoming) -> m.Respondent:
+    async def _person(self, conn: BaseDBAsyncClient, inc: Incoming, now: dt.datetime
+                      ) -> tuple[q.Person, q.SessionRow | None]:
         key = inc.key_hash or self.key(inc.channel, inc.external_id)
-        found = await m.Respondent.filter(key_hash=key).using_db(conn).first()
-        if found is not None:
-            if inc.chat_id is not None and found.chat_id != inc.chat_id:
-                found.chat_id = inc.chat_id
-                await found.save(using_db=conn, update_fields=["chat_id"])
-            return found
-        try:
-            async with in_transaction() as inner:
-                return await m.Respondent.create(
-                    using_db=inner, channel=inc.channel, key_hash=key, chat_id=inc.chat_id,
-                    language=best_match(inc.language_hint))
-        except IntegrityError as exc:  # created by a concurrent turn for the same person
-            raise ConcurrentChange() from exc
+        person, session = await q.load(conn, key)
+        if person is None:
+            try:
+                async with in_transaction() as inner:
+                    person = await q.create_person(inner, inc.channel, key, inc.chat_id,
+                                                   best_match(inc.language_hint))
+            except IntegrityError as exc:  # created by a concurrent turn for the same person
+                raise ConcurrentChange() from exc
+        elif inc.chat_id is not None and person.chat_id != inc.chat_id:
+            person.chat_id = inc.chat_id
+            await q.save_person(conn, person, {"chat_id"}, now)
+        return person, session
 
     async def _open(self, turn: _Turn, inc: Incoming) -> tuple[State, list[Output]]:
         """Start ``inc.open_conversation`` whatever the respondent was doing."""
         assert inc.open_conversation is not None
         if inc.language in BY_CODE:
-            turn.respondent.language, turn.respondent.language_confirmed = inc.language, True
+            turn.person.language, turn.person.language_confirmed = inc.language, True
             turn.dirty |= {"language", "language_confirmed"}
-        if turn.session is not None:
-            response_id = getattr(turn.session, "response_id", None)
-            turn.response = await m.Response.filter(id=response_id).using_db(turn.conn).first()
-            await self._abandon(turn)
+        await self._abandon(turn)
         return await self._begin(turn, inc.open_conversation)
 
-    def _first_conversation(self, respondent: m.Respondent) -> str:
-        if respondent.consent == "yes":
+    def _first_conversation(self, person: q.Person) -> str:
+        if person.consent == "yes":
             return self.settings.feedback_conversation
         return self.settings.first_conversation
 
@@ -232,30 +248,23 @@ class Voices:
         assert turn.session is not None
         state = loads_state(turn.session.state)
         turn.base = state
-        response_id = getattr(turn.session, "response_id", None)
-        if response_id is not None:
-            turn.response = await m.Response.filter(id=response_id).using_db(turn.conn).first()
-        conv = self.definition(state.conversation, turn.respondent.language)
+        conv = self.definition(state.conversation, turn.person.language)
         state = _upgrade(conv, state)
         return engine.step(conv, state, self._event(turn.session, inc))
 
-    def _event(self, session: m.Session, inc: Incoming) -> Event:
+    def _event(self, session: q.SessionRow, inc: Incoming) -> Event:
         event = inc.event
         if isinstance(event, Action) and inc.action_session != session.id:
             return replace(event, seq=-1)  # a button from another session (or forged)
-        asked = session.asked_message_id
-        if isinstance(event, Text) and inc.message_id is not None and asked and inc.message_id < asked:
+        asked = max(session.asked_message_id or 0, self._asked.get(session.id, 0))
+        if isinstance(event, Text) and inc.message_id is not None and inc.message_id < asked:
             return Stale(event.text)
         return event
 
     async def _begin(self, turn: _Turn, conversation_id: str) -> tuple[State, list[Output]]:
         """Open a conversation with a new response row."""
-        r = turn.respondent
-        conv = self.definition(conversation_id, r.language)
-        turn.response = await m.Response.create(
-            using_db=turn.conn, respondent=r, conversation_id=conv.id, conversation_version=conv.version,
-            channel=r.channel, language=r.language, answered_by=r.answered_by, role=r.role,
-            age_band=r.age_band)
+        conv = self.definition(conversation_id, turn.person.language)
+        turn.response_id = await q.create_response(turn.conn, turn.person, conv.id, conv.version)
         turn.base = None
         return engine.begin(conv)
 
@@ -273,16 +282,16 @@ class Voices:
             elif isinstance(out, Submitted):
                 await self._submit(turn, state)
             elif isinstance(out, Finished):
-                if turn.respondent.consent == "no":
+                if turn.person.consent == "no":
                     state = await self._forget(turn, state)
-                if out.then and turn.respondent.consent == "yes":
+                if out.then and turn.person.consent == "yes":
                     await self._save_answers(turn, state)
                     state, extra = await self._begin(turn, out.then)
                     pending = extra + pending
             elif isinstance(out, Restart):
                 await self._save_answers(turn, state)
                 await self._abandon(turn)
-                state, extra = await self._begin(turn, self._first_conversation(turn.respondent))
+                state, extra = await self._begin(turn, self._first_conversation(turn.person))
                 pending = extra + pending
             else:
                 shown.append(out)
@@ -290,9 +299,9 @@ class Voices:
 
     async def _set_profile(self, turn: _Turn, state: State, out: SetProfile
                            ) -> tuple[State, list[Output]] | None:
-        r = turn.respondent
+        p = turn.person
         if out.key == "language":
-            r.language, r.language_confirmed = out.value, True
+            p.language, p.language_confirmed = out.value, True
             turn.dirty |= {"language", "language_confirmed"}
             await self._stamp_response(turn, language=out.value)
             conv = self.definition(state.conversation, out.value)
@@ -302,18 +311,18 @@ class Voices:
                 more = [Say(self.text(DEFAULT, "no_catalogue", language=name)), *more]
             return new_state, more
         if out.key == "role":
-            r.role, r.answered_by = out.value, ANSWERED_BY.get(out.value, "self")
+            p.role, p.answered_by = out.value, ANSWERED_BY.get(out.value, "self")
             turn.dirty |= {"role", "answered_by"}
-            await self._stamp_response(turn, role=r.role, answered_by=r.answered_by)
+            await self._stamp_response(turn, role=p.role, answered_by=p.answered_by)
         elif out.key == "age_band":
-            r.age_band = out.value
+            p.age_band = out.value
             turn.dirty.add("age_band")
             await self._stamp_response(turn, age_band=out.value)
         elif out.key == "consent":
-            r.consent, r.consent_version, r.consent_at = out.value, CONSENT_VERSION, self.clock()
+            p.consent, p.consent_version, p.consent_at = out.value, CONSENT_VERSION, turn.now
             turn.dirty |= {"consent", "consent_version", "consent_at"}
         elif out.key == "contact":
-            r.contact_ok = out.value == "yes"
+            p.contact_ok = out.value == "yes"
             turn.dirty.add("contact_ok")
         return None
 
@@ -323,106 +332,86 @@ class Voices:
         keep = {s.id for s in conv.steps if s.profile in ("consent", "language")}
         state = replace(state, answers={k: v for k, v in state.answers.items() if k in keep},
                         history=tuple(h for h in state.history if h in keep))
-        r = turn.respondent
-        r.role = r.answered_by = r.age_band = None
+        p = turn.person
+        p.role = p.answered_by = p.age_band = None
         turn.dirty |= {"role", "answered_by", "age_band"}
         await self._stamp_response(turn, role=None, answered_by=None, age_band=None)
-        if turn.response is not None:
-            await m.Answer.filter(response_id=turn.response.id).exclude(step_id__in=sorted(keep)) \
-                .using_db(turn.conn).delete()
+        if turn.response_id is not None:
+            await q.keep_answers(turn.conn, turn.response_id, sorted(keep))
         if turn.base is not None:
             turn.base = replace(turn.base, answers={k: v for k, v in turn.base.answers.items() if k in keep})
         return state
 
     async def _stamp_response(self, turn: _Turn, **values: str | None) -> None:
-        if turn.response is None:
-            return
-        for name, value in values.items():
-            setattr(turn.response, name, value)
-        await turn.response.save(using_db=turn.conn, update_fields=[*values, "updated_at"])
+        if turn.response_id is not None:
+            await q.update_response(turn.conn, turn.response_id, values, turn.now)
 
     async def _submit(self, turn: _Turn, state: State) -> None:
-        if turn.response is None:
+        if turn.response_id is None:
             return
         await self._save_answers(turn, state)
-        conv = self.definition(state.conversation, turn.respondent.language)
-        keep = engine.route_answers(conv, state)
-        await m.Answer.filter(response_id=turn.response.id).exclude(step_id__in=keep) \
-            .using_db(turn.conn).delete()
-        turn.response.status, turn.response.submitted_at = "submitted", self.clock()
-        await turn.response.save(using_db=turn.conn, update_fields=["status", "submitted_at", "updated_at"])
+        conv = self.definition(state.conversation, turn.person.language)
+        await q.keep_answers(turn.conn, turn.response_id, engine.route_answers(conv, state))
+        await q.update_response(turn.conn, turn.response_id,
+                                {"status": "submitted", "submitted_at": turn.now}, turn.now)
 
     async def _abandon(self, turn: _Turn) -> None:
-        if turn.response is not None and turn.response.status == "in-progress":
-            turn.response.status = "abandoned"
-            await turn.response.save(using_db=turn.conn, update_fields=["status", "updated_at"])
+        if turn.response_id is not None and \
+                await q.response_status(turn.conn, turn.response_id) == "in-progress":
+            await q.update_response(turn.conn, turn.response_id, {"status": "abandoned"}, turn.now)
 
     async def _save_answers(self, turn: _Turn, state: State) -> None:
         """Write every answer that differs from the stored state (one row per step)."""
-        if turn.response is None:
+        if turn.response_id is None:
             return
         before = turn.base.answers if turn.base is not None else {}
         conv = self.conversations[state.conversation]
         for step_id, answer in state.answers.items():
-            if before.get(step_id) == answer:
-                continue
-            await self._save_answer(turn, conv, answer, exists=step_id in before)
+            if before.get(step_id) != answer:
+                row, codes = _answer_row(conv, answer, turn.person.language)
+                await q.save_answer(turn.conn, turn.response_id, step_id, row, codes, turn.now,
+                                    replaces=step_id in before)
         turn.base = state
 
-    async def _save_answer(self, turn: _Turn, conv: Conversation, answer: Answer, exists: bool) -> None:
-        assert turn.response is not None
-        options = [o for o in conv.step(answer.step).options if o.id in answer.options] \
-            if conv.has_step(answer.step) else []
-        polarity = next((o.polarity for o in options if o.polarity), None)
-        voice = answer.voice
-        values = {
-            "kind": answer.kind, "question": answer.question, "option_ids": list(answer.options),
-            "text": answer.text, "label": answer.label, "language": turn.respondent.language,
-            "polarity": polarity, "voice_file_id": voice.file_id if voice else None,
-            "voice_unique_id": voice.unique_id if voice else None,
-            "voice_duration": voice.duration if voice else None,
-            "voice_mime": voice.mime if voice else None, "voice_size": voice.size if voice else None,
-        }
-        rows = await m.Answer.filter(response_id=turn.response.id, step_id=answer.step) \
-            .using_db(turn.conn).update(**values, updated_at=self.clock()) if exists else 0
-        if rows:
-            row = await m.Answer.filter(response_id=turn.response.id, step_id=answer.step) \
-                .using_db(turn.conn).only("id").first()
-            assert row is not None
-            await m.AnswerPriority.filter(answer_id=row.id, source="option").using_db(turn.conn).delete()
-        else:
-            row = await m.Answer.create(using_db=turn.conn, response=turn.response, step_id=answer.step,
-                                        **values)
-        codes = sorted({code for o in options for code in o.priorities})
-        if codes:
-            await m.AnswerPriority.bulk_create(
-                [m.AnswerPriority(answer_id=row.id, priority_id=c, source="option") for c in codes],
-                using_db=turn.conn)
-
-    async def _save_session(self, turn: _Turn, state: State, inc: Incoming) -> m.Session:
-        conn, response = turn.conn, turn.response
-        response_id = response.id if response is not None else None
-        if turn.session is None:
-            return await m.Session.create(
-                using_db=conn, respondent=turn.respondent, conversation_id=state.conversation,
-                conversation_version=state.version, response_id=response_id, state=dumps_state(state))
-        session = turn.session
-        changed = await m.Session.filter(id=session.id, version=session.version).using_db(conn).update(
-            state=dumps_state(state), version=F("version") + 1, conversation_id=state.conversation,
-            conversation_version=state.version, response_id=response_id, updated_at=self.clock())
-        if changed != 1:
+    async def _save_session(self, turn: _Turn, state: State) -> q.SessionRow:
+        conn, session = turn.conn, turn.session
+        text = dumps_state(state)
+        if session is None:
+            return await q.create_session(conn, turn.person.id, state.conversation, state.version,
+                                          turn.response_id, text)
+        if not await q.update_session(conn, session, state.conversation, state.version, turn.response_id,
+                                      text, turn.now):
             raise ConcurrentChange()
-        session.version += 1
-        return session
+        return replace(session, version=session.version + 1, state=text, response_id=turn.response_id)
 
     # ---- delivery bookkeeping --------------------------------------------------------
 
     async def delivered(self, session_id: int, version: int, message_id: int | None) -> None:
-        """Record that the messages of ``version`` were sent (and the id of the question)."""
-        values: dict[str, object] = {"delivered_version": version}
+        """Note that the messages of ``version`` were sent (and the id of the question).
+
+        Kept in memory at once (a reply typed before that question is then seen as stale) and
+        written in batches: one transaction for every delivery of the last moment, instead of
+        one per message. A crash loses at most that moment's marks, and the cost of that is
+        one question sent twice at the next start, never an answer.
+        """
         if message_id is not None:
-            values["asked_message_id"] = message_id
-        await m.Session.filter(id=session_id, version=version).update(**values)
+            self._asked[session_id] = message_id
+            if len(self._asked) > ASKED_CACHE:
+                self._asked.pop(next(iter(self._asked)))
+        self._marks[session_id] = (version, message_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(DELIVERY_FLUSH_SECONDS)
+        await self.flush_delivered()
+
+    async def flush_delivered(self) -> None:
+        """Write the delivery marks noted so far (also called when the channel stops)."""
+        marks, self._marks = self._marks, {}
+        if marks:
+            async with in_transaction() as conn:
+                await q.mark_delivered(conn, [(sid, v, mid) for sid, (v, mid) in marks.items()])
 
     async def undelivered(self, channel: str, within: dt.timedelta) -> list[tuple[int, int]]:
         """(session id, chat id) of sessions whose last messages may not have been sent."""

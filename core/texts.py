@@ -7,6 +7,7 @@ cannot break a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 UI: dict[str, str] = {
@@ -68,8 +69,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def fill(text: str, values: Mapping[str, object]) -> str:
     """Replace ``{key}`` for each known key; leave anything else untouched."""
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
+    if "{" not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        found = values.get(match.group(1))
+        return match.group(0) if found is None else str(found)
+
+    return _PLACEHOLDER.sub(value, text)

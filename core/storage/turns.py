@@ -1,0 +1,224 @@
+"""The queries one conversation turn makes, as plain SQL on the turn's transaction.
+
+Every user message runs these, so they skip the ORM's query building (which cost about as
+much as the database work itself). A new NOT NULL column on ``answer`` must be added to
+:class:`AnswerRow`, whose fields are the upsert's columns. They read and write the tables the models in
+``core.storage.models`` define; the same SQL runs on SQLite and PostgreSQL, with ``?``
+placeholders turned into ``$1, $2, ...`` for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from core.storage import models as m
+
+PERSON_COLUMNS = ("id", "channel", "chat_id", "language", "language_confirmed", "role", "answered_by",
+                  "age_band", "consent", "consent_version", "consent_at", "contact_ok")
+
+
+@dataclass
+class Person:
+    """A respondent row: only what a turn reads or changes."""
+
+    id: int
+    channel: str
+    chat_id: int | None
+    language: str
+    language_confirmed: bool
+    role: str | None = None
+    answered_by: str | None = None
+    age_band: str | None = None
+    consent: str | None = None
+    consent_version: str | None = None
+    consent_at: dt.datetime | str | None = None
+    contact_ok: bool = False
+
+
+@dataclass
+class SessionRow:
+    id: int
+    state: str
+    version: int
+    response_id: int | None
+    asked_message_id: int | None
+
+
+def _postgres(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    counter = iter(range(1, 1000))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+def sql(conn: BaseDBAsyncClient, text: str) -> str:
+    return _numbered(text) if _postgres(conn) else text
+
+
+async def execute(conn: BaseDBAsyncClient, text: str, values: Sequence[Any]) -> int:
+    """Run a statement; the number of rows it changed."""
+    changed, _ = await conn.execute_query(sql(conn, text), list(values))
+    return int(changed)
+
+
+async def rows(conn: BaseDBAsyncClient, text: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+    return await conn.execute_query_dict(sql(conn, text), list(values))
+
+
+async def claim_update(conn: BaseDBAsyncClient, update_id: int, now: dt.datetime) -> bool:
+    """Mark an inbox update processed; False if it was already (another delivery got there first)."""
+    return await execute(
+        conn, "UPDATE inbox_update SET processed_at = ?, payload = NULL "
+              "WHERE update_id = ? AND processed_at IS NULL", (now, update_id)) == 1
+
+
+async def load(conn: BaseDBAsyncClient, key_hash: str) -> tuple[Person | None, SessionRow | None]:
+    """The respondent with this key and their session, locking the respondent row on PostgreSQL."""
+    cols = ", ".join(f"r.{c}" for c in PERSON_COLUMNS)
+    lock = " FOR UPDATE OF r" if _postgres(conn) else ""
+    found = await rows(conn, f"SELECT {cols}, s.id AS s_id, s.state AS s_state, s.version AS s_version, "
+                             "s.response_id AS s_response, s.asked_message_id AS s_asked FROM respondent r "
+                             "LEFT JOIN session s ON s.respondent_id = r.id WHERE r.key_hash = ?" + lock,
+                       (key_hash,))
+    if not found:
+        return None, None
+    row = found[0]
+    person = Person(**{c: row[c] for c in PERSON_COLUMNS})
+    person.language_confirmed, person.contact_ok = bool(person.language_confirmed), bool(person.contact_ok)
+    if row["s_id"] is None:
+        return person, None
+    session = SessionRow(row["s_id"], row["s_state"], row["s_version"], row["s_response"], row["s_asked"])
+    return person, session
+
+
+async def create_person(conn: BaseDBAsyncClient, channel: str, key_hash: str, chat_id: int | None,
+                        language: str) -> Person:
+    # Rows made once per person or conversation go through the ORM, which knows every column's default.
+    await m.Respondent.create(using_db=conn, channel=channel, key_hash=key_hash, chat_id=chat_id,
+                              language=language)
+    person, _ = await load(conn, key_hash)
+    assert person is not None
+    return person
+
+
+async def save_person(conn: BaseDBAsyncClient, person: Person, changed: set[str], now: dt.datetime) -> None:
+    names = sorted(changed)
+    sets = ", ".join(f"{n} = ?" for n in names)
+    await execute(conn, f"UPDATE respondent SET {sets}, last_seen_at = ? WHERE id = ?",
+                  [*(getattr(person, n) for n in names), now, person.id])
+
+
+async def create_response(conn: BaseDBAsyncClient, person: Person, conversation: str, version: int) -> int:
+    row = await m.Response.create(
+        using_db=conn, respondent_id=person.id, conversation_id=conversation, conversation_version=version,
+        channel=person.channel, language=person.language, answered_by=person.answered_by, role=person.role,
+        age_band=person.age_band, status="in-progress")
+    return int(row.id)
+
+
+async def update_response(conn: BaseDBAsyncClient, response_id: int, values: dict[str, Any],
+                          now: dt.datetime) -> None:
+    names = sorted(values)
+    sets = "".join(f"{n} = ?, " for n in names)
+    await execute(conn, f"UPDATE response SET {sets}updated_at = ? WHERE id = ?",
+                  [*(values[n] for n in names), now, response_id])
+
+
+async def response_status(conn: BaseDBAsyncClient, response_id: int) -> str | None:
+    found = await rows(conn, "SELECT status FROM response WHERE id = ?", (response_id,))
+    return str(found[0]["status"]) if found else None
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    kind: str
+    question: str
+    option_ids: tuple[str, ...]
+    text: str | None
+    label: str
+    language: str
+    polarity: str | None
+    voice_file_id: str | None = None
+    voice_unique_id: str | None = None
+    voice_duration: int | None = None
+    voice_mime: str | None = None
+    voice_size: int | None = None
+
+    def values(self) -> list[Any]:
+        out: list[Any] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out.append(json.dumps(list(value)) if f.name == "option_ids" else value)
+        return out
+
+
+ANSWER_COLUMNS = tuple(f.name for f in fields(AnswerRow))
+
+
+_UPSERT = (
+    f"INSERT INTO answer (response_id, step_id, {', '.join(ANSWER_COLUMNS)}, created_at, updated_at) "
+    f"VALUES (?, ?, {', '.join('?' for _ in ANSWER_COLUMNS)}, ?, ?) "
+    f"ON CONFLICT (response_id, step_id) DO UPDATE SET "
+    f"{', '.join(f'{c} = excluded.{c}' for c in ANSWER_COLUMNS)}, updated_at = excluded.updated_at "
+    "RETURNING id"
+)
+
+
+async def save_answer(conn: BaseDBAsyncClient, response_id: int, step_id: str, answer: AnswerRow,
+                      codes: Sequence[str], now: dt.datetime, replaces: bool) -> int:
+    """Insert the answer, or replace this step's earlier one (one row per step); then its codes.
+
+    ``replaces``: the step was answered before, so its old option codes are removed first.
+    """
+    found = await rows(conn, _UPSERT, [response_id, step_id, *answer.values(), now, now])
+    answer_id = int(found[0]["id"])
+    if replaces:
+        await execute(conn, "DELETE FROM answer_priority WHERE answer_id = ? AND source = 'option'",
+                      (answer_id,))
+    for code in codes:
+        await execute(conn, "INSERT INTO answer_priority (answer_id, priority_id, source) "
+                            "VALUES (?, ?, 'option')", (answer_id, code))
+    return answer_id
+
+
+async def keep_answers(conn: BaseDBAsyncClient, response_id: int, keep: Sequence[str]) -> None:
+    """Delete the response's answers to any step not in ``keep``."""
+    marks = ", ".join("?" for _ in keep) or "''"
+    await execute(conn, f"DELETE FROM answer WHERE response_id = ? AND step_id NOT IN ({marks})",
+                  [response_id, *keep])
+
+
+async def create_session(conn: BaseDBAsyncClient, person_id: int, conversation: str, version: int,
+                         response_id: int | None, state: str) -> SessionRow:
+    row = await m.Session.create(using_db=conn, respondent_id=person_id, conversation_id=conversation,
+                                 conversation_version=version, response_id=response_id, state=state)
+    return SessionRow(int(row.id), state, int(row.version), response_id, None)
+
+
+async def update_session(conn: BaseDBAsyncClient, session: SessionRow, conversation: str, version: int,
+                         response_id: int | None, state: str, now: dt.datetime) -> bool:
+    """Write the new state if nobody else did since it was read (optimistic lock on ``version``)."""
+    return await execute(
+        conn, "UPDATE session SET state = ?, version = version + 1, conversation_id = ?, "
+              "conversation_version = ?, response_id = ?, updated_at = ? WHERE id = ? AND version = ?",
+        (state, conversation, version, response_id, now, session.id, session.version)) == 1
+
+
+async def mark_delivered(conn: BaseDBAsyncClient, marks: Sequence[tuple[int, int, int | None]]) -> None:
+    """(session id, version, question message id): the messages of that version were sent."""
+    if marks:
+        await conn.execute_many(
+            sql(conn, "UPDATE session SET delivered_version = ?, "
+                      "asked_message_id = COALESCE(?, asked_message_id) WHERE id = ? AND version = ?"),
+            [[version, message_id, session_id, version] for session_id, version, message_id in marks])
