@@ -37,6 +37,8 @@ class Option:
     polarity: str | None = None
     escape: bool = False  # the one extra "I don't know" / "Something else" answer
     also: tuple[str, ...] = ()  # other words that mean this option when typed
+    easy: str = ""  # the label on the Easy Read track ("" = the same as ``label``)
+    hide_in_easy: bool = False  # left out on the Easy Read track (fewer choices there)
     line: int = 0
 
 
@@ -65,6 +67,9 @@ class Step:
     profile: str | None = None  # respondent attribute this answer sets
     more: str = ""  # optional longer text behind a "Tell me more" button
     done: str = ""  # text of the "Next"/"Done" button for info and multi steps
+    easy: str = ""  # the text on the Easy Read track ("" = the same as ``text``)
+    easy_more: str = ""  # ``more`` on the Easy Read track
+    ordered: bool = False  # the options are ordered ranges, such as age bands
     line: int = 0
 
     @property

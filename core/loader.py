@@ -38,8 +38,9 @@ from core.textmatch import norm
 
 KINDS: tuple[StepKind, ...] = get_args(StepKind)
 TOP_KEYS = ("id", "version", "title", "then", "steps")
-STEP_KEYS = ("id", "kind", "short", "text", "skip", "profile", "more", "done", "options", "next")
-OPTION_KEYS = ("id", "label", "symbol", "priorities", "polarity", "escape", "also")
+STEP_KEYS = ("id", "kind", "short", "text", "easy", "skip", "profile", "more", "easy_more", "done", "ordered",
+             "options", "next")
+OPTION_KEYS = ("id", "label", "easy", "hide_in_easy", "symbol", "priorities", "polarity", "escape", "also")
 BRANCH_KEYS = ("if", "goto")
 #: Kinds whose options come from the file (``language`` steps get theirs from the engine).
 OPTION_KINDS = CHOICE_KINDS - {"language"}
@@ -47,12 +48,27 @@ OPTION_COUNTS: Mapping[str, int] = {"yesno": 2, "scale": 3}  # exact number of o
 
 # ---- thresholds from ACCESSIBILITY.md section 4 (standard track) ---------------------------
 
-MAX_SENTENCE_WORDS = 15  # T3
-MAX_MESSAGE_WORDS = 40  # T4
-MAX_SENTENCES = 4  # T5
-MAX_CHOICES = 4  # T6, plus at most one escape option
-MAX_BUTTON_WORDS = 4  # T7
-MAX_BUTTON_CHARS = 24  # T7
+@dataclass(frozen=True)
+class Limits:
+    """Thresholds T3-T7 for one track."""
+
+    track: str
+    sentence_words: int  # T3
+    message_words: int  # T4
+    sentences: int  # T5
+    choices: int  # T6, plus at most one escape option
+    button_words: int  # T7
+    button_chars: int  # T7
+
+
+STANDARD = Limits("standard", 15, 40, 4, 4, 4, 24)
+EASY = Limits("Easy Read", 12, 25, 3, 3, 3, 16)
+MAX_SENTENCE_WORDS = STANDARD.sentence_words
+MAX_MESSAGE_WORDS = STANDARD.message_words
+MAX_SENTENCES = STANDARD.sentences
+MAX_CHOICES = STANDARD.choices
+MAX_BUTTON_WORDS = STANDARD.button_words
+MAX_BUTTON_CHARS = STANDARD.button_chars
 MAX_QUESTIONS = 10  # T10
 PLACEHOLDER_WORDS = 3  # a {placeholder} such as {council} counts as this many words
 ALLOWED_CAPITALS = frozenset({"OK", "TV"})  # T14: not treated as acronyms
@@ -452,6 +468,9 @@ def _read_step(ctx: _Ctx, node: Node, number: int) -> Step | None:
         profile=_one_of(ctx, fields, "profile", where, PROFILE_KEYS) or None,
         more=_text(ctx, fields, "more", where),
         done=_text(ctx, fields, "done", where),
+        easy=_text(ctx, fields, "easy", where),
+        easy_more=_text(ctx, fields, "easy_more", where),
+        ordered=_flag(ctx, fields, "ordered", where),
         line=_line(node),
     )
     if kind is not None:
@@ -495,10 +514,17 @@ def _read_option(ctx: _Ctx, node: Node, number: int, where: str) -> Option | Non
         polarity=_one_of(ctx, fields, "polarity", here, POLARITIES) or None,
         escape=_flag(ctx, fields, "escape", here),
         also=_list(ctx, fields, "also", here),
+        easy=_text(ctx, fields, "easy", here),
+        hide_in_easy=_flag(ctx, fields, "hide_in_easy", here),
         line=_line(node),
     )
+    before = len(ctx.problems)
     if option.label:
         _check_button(ctx, fields["label"].line, f"{here}: label", option.label)
+    if option.easy and not option.hide_in_easy:
+        _check_button(ctx, fields["easy"].line, f"{here}: Easy Read label", option.easy, EASY)
+    elif option.label and not option.hide_in_easy and len(ctx.problems) == before:
+        _check_button(ctx, fields["label"].line, f"{here}: label", option.label, EASY)
     if option.symbol:
         _check_symbol(ctx, fields["symbol"].line, here, option.symbol)
     return option
@@ -601,10 +627,15 @@ def _check_options(ctx: _Ctx, step: Step, line: int, where: str) -> None:
     if len(escapes) > 1:
         ctx.add(escapes[1].line, f"{where}: only one option may have 'escape: true' "
                                  f"(found {len(escapes)})")
-    choices = len(step.options) - len(escapes)
-    if choices > MAX_CHOICES:
-        ctx.add(line, f"{where}: {choices} answers to pick from; offer at most {MAX_CHOICES}, "
-                      "plus one 'escape' answer such as 'Something else' (T6)")
+    for limits in (STANDARD, EASY):
+        shown = [o for o in step.options if limits is STANDARD or not o.hide_in_easy]
+        choices = len(shown) - len([o for o in shown if o.escape])
+        allowed = STANDARD.choices if step.ordered else limits.choices  # ranges in order read easily
+        if choices <= allowed or (limits is EASY and (choices > STANDARD.choices or exact is not None)):
+            continue  # fine, or already reported for the standard track or by the exact count
+        track = "" if limits is STANDARD else " on the Easy Read track (hide some there with 'hide_in_easy')"
+        ctx.add(line, f"{where}: {choices} answers to pick from; offer at most {allowed}, plus one "
+                      f"'escape' answer such as 'Something else'{track} (T6)")
     _check_unique_options(ctx, step, where)
 
 
@@ -638,10 +669,17 @@ def _check_typed_words(ctx: _Ctx, step: Step, where: str) -> None:
 
 def _check_step_texts(ctx: _Ctx, step: Step, fields: Mapping[str, _Field], where: str) -> None:
     for key in ("text", "more"):
-        value = step.text if key == "text" else step.more
+        value, easy = (step.text, step.easy) if key == "text" else (step.more, step.easy_more)
+        easy_key = "easy" if key == "text" else "easy_more"
+        before = len(ctx.problems)
         if value:
             _check_plain(ctx, fields[key].line, f"{where}: '{key}'", value)
             _check_message(ctx, fields[key].line, f"{where}: '{key}'", value)
+        if easy:
+            _check_plain(ctx, fields[easy_key].line, f"{where}: '{easy_key}'", easy)
+            _check_message(ctx, fields[easy_key].line, f"{where}: '{easy_key}'", easy, EASY)
+        elif value and len(ctx.problems) == before:  # the same text serves the Easy Read track
+            _check_message(ctx, fields[key].line, f"{where}: '{key}'", value, EASY)
     if step.text and step.is_question:
         _check_question_last(ctx, fields["text"].line, where, step)
     if step.short:
@@ -668,21 +706,23 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
-def _check_message(ctx: _Ctx, line: int, what: str, text: str) -> None:
+def _check_message(ctx: _Ctx, line: int, what: str, text: str, limits: Limits = STANDARD) -> None:
     """T3 (words per sentence), T4 (words per message), T5 (sentences per message)."""
     note = f" (each {{placeholder}} counts as {PLACEHOLDER_WORDS})" if _PLACEHOLDER.search(text) else ""
+    track = "" if limits is STANDARD else f" on the {limits.track} track"
     words = _count_words(text)
-    if words > MAX_MESSAGE_WORDS:
-        ctx.add(line, f"{what} has {words} words{note}; a message may have at most {MAX_MESSAGE_WORDS} (T4)")
+    if words > limits.message_words:
+        ctx.add(line, f"{what} has {words} words{note}; a message may have at most "
+                      f"{limits.message_words}{track} (T4)")
     sentences = _sentences(text)
-    if len(sentences) > MAX_SENTENCES:
+    if len(sentences) > limits.sentences:
         ctx.add(line, f"{what} has {len(sentences)} sentences; a message may have at most "
-                      f"{MAX_SENTENCES} (T5)")
+                      f"{limits.sentences}{track} (T5)")
     for sentence in sentences:
         count = _count_words(sentence)
-        if count > MAX_SENTENCE_WORDS:
+        if count > limits.sentence_words:
             ctx.add(line, f"{what} has a sentence of {count} words{note}: '{_clip(sentence)}'; "
-                          f"keep sentences to {MAX_SENTENCE_WORDS} words or fewer (T3)")
+                          f"keep sentences to {limits.sentence_words} words or fewer{track} (T3)")
 
 
 def _check_question_last(ctx: _Ctx, line: int, where: str, step: Step) -> None:
@@ -695,15 +735,16 @@ def _check_question_last(ctx: _Ctx, line: int, where: str, step: Step) -> None:
                       f"the text ends with '{_clip(last)}'")
 
 
-def _check_button(ctx: _Ctx, line: int, what: str, label: str) -> None:
+def _check_button(ctx: _Ctx, line: int, what: str, label: str, limits: Limits = STANDARD) -> None:
     """T7 (short buttons), T8 (emoji only in 'symbol') and T14."""
+    track = "" if limits is STANDARD else f" on the {limits.track} track"
     words = _count_words(label)
-    if words > MAX_BUTTON_WORDS:
+    if words > limits.button_words:
         ctx.add(line, f"{what} '{label}' has {words} words; a button may have at most "
-                      f"{MAX_BUTTON_WORDS} (T7)")
-    if len(label) > MAX_BUTTON_CHARS:
+                      f"{limits.button_words}{track} (T7)")
+    if len(label) > limits.button_chars:
         ctx.add(line, f"{what} '{label}' has {len(label)} characters; a button may have at most "
-                      f"{MAX_BUTTON_CHARS} (T7)")
+                      f"{limits.button_chars}{track} (T7)")
     _check_plain(ctx, line, what, label)
 
 

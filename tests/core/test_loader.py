@@ -69,9 +69,48 @@ SAY = "  - id: say\n    kind: text\n    short: Say\n    text: Why?\n"
 BRANCH = "    next:\n      - if: {%s} #!\n        goto: bye\n"
 PLUM = "      - id: plum\n        label: Plum\n"
 
+TWO_MORE = "".join(f"      - id: x{n}\n        label: Fruit {n}\n" for n in range(2))
+
 # (name, file text, phrases expected in the problems, in line order)
 CASES: list[tuple[str, str, list[str]]] = [
     ("valid", pick(), []),
+    # the Easy Read track
+    (
+        "Easy Read: 4 choices",
+        pick("    options:", "    options: #!", TWO_MORE),
+        ["4 answers to pick from; offer at most 3, plus one 'escape' answer such as 'Something else' "
+         "on the Easy Read"],
+    ),
+    (
+        "Easy Read: a hidden choice makes it 3",
+        pick("        label: Pear\n", "        label: Pear\n        hide_in_easy: true\n" + "".join(
+            f"      - id: x{n}\n        label: Fruit {n}\n" for n in range(2))),
+        [],
+    ),
+    (
+        "Easy Read: ordered ranges may have 4",
+        pick("    options:", "    ordered: true\n    options:", "".join(
+            f"      - id: x{n}\n        label: {n} to {n + 1}\n" for n in range(2))),
+        [],
+    ),
+    (
+        "Easy Read: label too long",
+        pick("label: Pear", "label: Pear\n        easy: A ripe green pear #!2"),
+        ["Easy Read label 'A ripe green pear' has 4 words; a button may have at most 3 on the Easy Read",
+         "has 17 characters; a button may have at most 16 on the Easy Read track (T7)"],
+    ),
+    (
+        "Easy Read: the standard label serves and is too long there",
+        pick("label: Pear", "label: Pears or red apples #!2"),
+        ["'Pears or red apples' has 4 words; a button may have at most 3 on the Easy Read track",
+         "has 19 characters; a button may have at most 16 on the Easy Read track (T7)"],
+    ),
+    (
+        "Easy Read: text too long",
+        pick("text: Which fruit do you like?", "text: Which fruit do you like?\n    easy: >- #!\n      "
+             "I would like to know which one of all these fruits you like the best?"),
+        ["has a sentence of 15 words", "keep sentences to 12 words or fewer on the Easy Read track (T3)"],
+    ),
     # keys
     (
         "unknown top key",

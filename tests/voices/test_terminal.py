@@ -32,7 +32,8 @@ async def test_voices_try_runs_welcome_and_feedback(db: str, monkeypatch: pytest
     assert "3. What you told us: Nobody ever calls back" in out
     assert "will read your answers by" in out
     respondent = await m.Respondent.get()
-    assert (respondent.channel, respondent.role, respondent.answered_by) == ("terminal", "parent-carer", "proxy")
+    who = (respondent.channel, respondent.role, respondent.answered_by)
+    assert who == ("terminal", "parent-carer", "proxy")
     texts = await m.Answer.filter(step_id="tell-bad").values_list("text", flat=True)
     assert texts == ["Nobody ever calls back"]
     assert await m.Response.filter(conversation_id="feedback", status="submitted").count() == 1
