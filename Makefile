@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The admin's stylesheet is built from GOV.UK Frontend (pinned in admin/package.json and
+# admin/package-lock.json) with Arial, on install; it is not committed. Needs node and npm.
+CSS := admin/static/admin.css
 
-.PHONY: run test lint install install-test
+.PHONY: run test lint install install-test css
 
 run: install
 	$(BIN)/voices serve
@@ -22,10 +25,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python $(CSS)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python $(CSS)
 	$(BIN)/pip install --quiet -r requirements-test.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+
+$(CSS): admin/scss/admin.scss admin/package.json admin/package-lock.json
+	cd admin && npm ci --no-audit --no-fund --loglevel=error && npx sass --no-source-map \
+		--load-path=node_modules/govuk-frontend/dist --style=compressed scss/admin.scss static/admin.css
+
+css: $(CSS)

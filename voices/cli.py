@@ -20,6 +20,7 @@ from core.loader import ConversationError, load_conversations
 from core.service import Voices
 from core.settings import Settings, load_settings
 from core.storage.db import close_db, init_db
+from voices import admin_cli
 from voices.logs import setup_logging
 
 log = logging.getLogger("voices")
@@ -45,6 +46,10 @@ async def serve(settings: Settings) -> None:
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         print(f"Voices is running. Admin: http://{settings.host}:{settings.port}/", flush=True)
+        first = await admin_cli.first_admin_link(settings)
+        if first:
+            print(f"No admin users yet. Create the first admin account (this link works once): {first}",
+                  flush=True)
         if settings.bot_enabled:
             from bot.runner import TelegramChannel
 
@@ -103,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("conversation", nargs="?", help="conversation id, e.g. feedback (default: from the start)")
     t.add_argument("--lang", help="language code, e.g. pl")
     sub.add_parser("check", help="check every conversation file")
+    admin_cli.add_parsers(sub)
     return p
 
 
@@ -112,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if args.command == "check":
         return check(settings)
+    if args.command == "users":
+        return asyncio.run(admin_cli.users_add(settings, args.email, args.role))
+    if args.command == "export":
+        return asyncio.run(admin_cli.export(settings, args.format, args.output))
+    if args.command == "demo-data":
+        return asyncio.run(admin_cli.demo_data(settings, args.responses, args.seed))
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "serve":
             asyncio.run(serve(settings))

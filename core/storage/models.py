@@ -101,6 +101,14 @@ class Response(Model):
     started_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     submitted_at = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Admin (issue 3): the officers' review and a summary of the answers that the admin keeps
+    # up to date from ``updated_at`` (admin/summary.py), so that lists and charts need no joins.
+    review_status = fields.CharField(max_length=16, default="new")
+    flagged = fields.BooleanField(default=False)
+    polarity = fields.CharField(max_length=16, null=True)
+    priority_codes = fields.CharField(max_length=200, null=True)  # "|adulthood|families|"
+    has_voice = fields.BooleanField(default=False)
+    summarised_at = fields.DatetimeField(null=True)
 
     answers: fields.ReverseRelation[Answer]
     sessions: fields.ReverseRelation[Session]
@@ -112,6 +120,11 @@ class Response(Model):
             Index(fields=("status", "started_at"), name="response_status_started"),
             Index(fields=("conversation_id", "conversation_version"), name="response_conversation"),
             Index(fields=("respondent_id",), name="response_respondent"),
+            Index(fields=("updated_at",), name="response_updated"),
+            Index(fields=("summarised_at",), name="response_summarised"),
+            # Covers the dashboard's one grouped scan over a date range.
+            Index(fields=("started_at", "conversation_id", "polarity", "priority_codes", "role", "language",
+                          "age_band"), name="response_dashboard"),
         )
 
     def __str__(self) -> str:
@@ -166,6 +179,7 @@ class Answer(Model):
     polarity = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    transcript = fields.TextField(null=True)  # typed by an officer for a voice answer
 
     priorities: fields.ReverseRelation[AnswerPriority]
 
@@ -174,6 +188,7 @@ class Answer(Model):
         table = "answer"
         # Its index (response_id, step_id) also serves every lookup by response_id alone.
         unique_together = (("response", "step_id"),)
+        indexes = (Index(fields=("updated_at",), name="answer_updated"),)
 
 
 class Priority(Model):
@@ -222,7 +237,145 @@ class InboxUpdate(Model):
         table = "inbox_update"
 
 
+# ---- Admin (issue 3) ----------------------------------------------------------------------------
+
+ADMIN_ROLES = ("viewer", "officer", "admin")
+REVIEW_STATUSES = ("new", "reviewed", "actioned")
+
+
+# A council member of staff who signs in to the admin. No name is kept: the e-mail is the login.
+class AdminUser(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    role = fields.CharField(max_length=16)
+    password_hash = fields.CharField(max_length=200, null=True)  # NULL until the invitation is used
+    totp_secret = fields.CharField(max_length=64, null=True)
+    totp_confirmed = fields.BooleanField(default=False)
+    totp_last_step = fields.BigIntField(default=0)  # a code is accepted once (no replay)
+    disabled = fields.BooleanField(default=False)
+    failed_count = fields.IntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_sign_in_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "voices"
+        table = "admin_user"
+
+
+# A one-time link that lets someone set their password and authenticator (first admin, invitations).
+class AdminInvite(Model):
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyNullableRelation[AdminUser] = fields.ForeignKeyField(
+        "voices.AdminUser", related_name="invites", null=True, on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=16)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "voices"
+        table = "admin_invite"
+
+
+# A server-side admin session. Only a hash of the cookie value is stored.
+class AdminSession(Model):
+    id = fields.CharField(max_length=64, primary_key=True)
+    user: fields.ForeignKeyRelation[AdminUser] = fields.ForeignKeyField(
+        "voices.AdminUser", related_name="sessions", on_delete=fields.CASCADE
+    )
+    stage = fields.CharField(max_length=16)  # "password": waiting for a code; "full": signed in
+    csrf_token = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "voices"
+        table = "admin_session"
+        indexes = (Index(fields=("user_id",), name="admin_session_user"),)
+
+
+# Append-only: who did what to which record, and when. Never the record's content.
+class AuditEvent(Model):
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    actor = fields.CharField(max_length=254)  # the user's e-mail, or "-" when nobody signed in
+    action = fields.CharField(max_length=32)
+    target = fields.CharField(max_length=100, default="")  # e.g. "response:<ref>"
+    detail = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        app = "voices"
+        table = "audit_event"
+
+
+# A response coded against a priority by an officer.
+class ResponseCode(Model):
+    id = fields.IntField(primary_key=True)
+    response: fields.ForeignKeyRelation[Response] = fields.ForeignKeyField(
+        "voices.Response", related_name="codes", on_delete=fields.CASCADE
+    )
+    priority: fields.ForeignKeyRelation[Priority] = fields.ForeignKeyField(
+        "voices.Priority", related_name="response_codes", to_field="code", on_delete=fields.RESTRICT
+    )
+    coded_by = fields.CharField(max_length=254)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = "voices"
+        table = "response_code"
+        unique_together = (("response", "priority"),)
+
+
+class ResponseNote(Model):
+    id = fields.IntField(primary_key=True)
+    response: fields.ForeignKeyRelation[Response] = fields.ForeignKeyField(
+        "voices.Response", related_name="notes", on_delete=fields.CASCADE
+    )
+    author = fields.CharField(max_length=254)
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = "voices"
+        table = "response_note"
+        indexes = (Index(fields=("response_id",), name="response_note_response"),)
+
+
+# A quote chosen for the board report, anonymised by the officer who chose it.
+class BoardQuote(Model):
+    id = fields.IntField(primary_key=True)
+    response: fields.ForeignKeyRelation[Response] = fields.ForeignKeyField(
+        "voices.Response", related_name="quotes", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    chosen_by = fields.CharField(max_length=254)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = "voices"
+        table = "board_quote"
+
+
+# A keyword that suggests a priority for answers in one language (edited by admins).
+class KeywordRule(Model):
+    id = fields.IntField(primary_key=True)
+    language = fields.CharField(max_length=16)
+    keyword = fields.CharField(max_length=100)
+    priority: fields.ForeignKeyRelation[Priority] = fields.ForeignKeyField(
+        "voices.Priority", related_name="keyword_rules", to_field="code", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        app = "voices"
+        table = "keyword_rule"
+        unique_together = (("language", "keyword", "priority"),)
+
+
 __all__ = [
+    "ADMIN_ROLES",
     "ANSWERED_BY",
     "ANSWER_KINDS",
     "CHANNELS",
@@ -230,13 +383,22 @@ __all__ = [
     "PRIORITIES",
     "PRIORITY_SOURCES",
     "RESPONSE_STATUSES",
+    "REVIEW_STATUSES",
     "ROLES",
+    "AdminInvite",
+    "AdminSession",
+    "AdminUser",
     "Answer",
     "AnswerPriority",
+    "AuditEvent",
+    "BoardQuote",
     "InboxUpdate",
+    "KeywordRule",
     "Priority",
     "Respondent",
     "Response",
+    "ResponseCode",
+    "ResponseNote",
     "Session",
     "new_ref",
     "respondent_key",

@@ -1,0 +1,37 @@
+"""Plain-words names for stored codes, used by pages, charts and exports."""
+
+from __future__ import annotations
+
+from core.languages import BY_CODE
+from core.storage.models import PRIORITIES
+
+PRIORITY = {code: name for code, name in PRIORITIES}
+PRIORITY_SHORT = {
+    "multi-agency": "Services working together",
+    "families": "Families",
+    "provision": "Education",
+    "provision.mainstream": "Mainstream schools",
+    "provision.specialist": "Specialist places",
+    "adulthood": "Becoming an adult",
+    "": "Not coded",
+}
+POLARITY = {"works-well": "Works well", "not-working": "Not working", "improve": "Could be better",
+            "": "Not given"}
+ROLE = {"young-person": "Young person", "helper": "Helping a young person (assisted)",
+        "parent-carer": "Parent or carer", "professional": "Professional", "": "Not given"}
+AGE = {"under-13": "Under 13", "13-15": "13 to 15", "16-18": "16 to 18", "19-25": "19 to 25",
+       "": "Not given"}
+STATUS = {"new": "New", "reviewed": "Reviewed", "actioned": "Actioned"}
+CONVERSATION = {"welcome": "Welcome", "feedback": "Feedback"}
+ANSWERED_BY = {"self": "Themselves", "assisted": "With help", "proxy": "Someone for them"}
+
+
+def language(code: str | None) -> str:
+    if not code:
+        return "Not given"
+    found = BY_CODE.get(code)
+    return found.english if found else code
+
+
+def name(table: dict[str, str], code: str | None) -> str:
+    return table.get(code or "", code or "Not given")

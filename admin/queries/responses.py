@@ -1,0 +1,223 @@
+"""The responses list (keyset pages), one response with its answers, and officers' changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from admin.filters import Cursor, Filters
+from admin.queries.summary import codes_text, split_codes
+from admin.sql import Sql, as_datetime, like_pattern
+from core.storage import models as m
+
+PAGE_SIZE = 50
+LIST_COLUMNS = ("r.id, r.ref, r.started_at, r.conversation_id, r.language, r.role, r.age_band, r.status, "
+                "r.review_status, r.polarity, r.priority_codes, r.has_voice, r.flagged")
+
+
+@dataclass
+class Row:
+    id: int
+    ref: str
+    started_at: datetime
+    conversation: str
+    language: str
+    role: str | None
+    age_band: str | None
+    finished: bool
+    review_status: str
+    polarity: str | None
+    priorities: list[str]
+    has_voice: bool
+    flagged: bool
+    snippet: str = ""
+
+
+@dataclass
+class Page:
+    rows: list[Row]
+    more_after: bool  # there is a next page
+    more_before: bool  # there is a previous page
+
+
+def where(sql: Sql, f: Filters) -> tuple[list[str], list[Any]]:
+    """SQL conditions and values for the filters (cursor excluded)."""
+    conds: list[str] = []
+    values: list[Any] = []
+    for name, column in (("polarity", "r.polarity"), ("role", "r.role"), ("language", "r.language"),
+                         ("age_band", "r.age_band"), ("conversation", "r.conversation_id"),
+                         ("status", "r.review_status")):
+        chosen = f.values(name)
+        if chosen:
+            conds.append(f"{column} IN ({','.join('?' * len(chosen))})")
+            values += chosen
+    if f.values("priority"):
+        conds.append("(" + " OR ".join("r.priority_codes LIKE ?" for _ in f.values("priority")) + ")")
+        values += [f"%|{code}%" for code in f.values("priority")]
+    if f.start:
+        conds.append("r.started_at >= ?")
+        values.append(sql.dt(f.start))
+    if f.end:
+        conds.append("r.started_at < ?")
+        values.append(sql.dt(f.end))
+    if f.has_voice:
+        conds.append("r.has_voice = ?")
+        values.append(f.has_voice == "yes")
+    if f.flagged:
+        conds.append("r.flagged = ?")
+        values.append(True)
+    if f.q:
+        pattern = like_pattern(f.q)
+        conds.append(f"EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id AND "
+                     f"(a.text {sql.like} ? ESCAPE '\\' OR a.transcript {sql.like} ? ESCAPE '\\'))")
+        values += [pattern, pattern]
+    return conds, values
+
+
+def _seek(sql: Sql, f: Filters, cursor: Cursor) -> tuple[str, list[Any], bool]:
+    """The keyset condition; returns (condition, values, reversed order)."""
+    newest = f.sort == "newest"
+    later = newest == cursor.backwards  # rows after the cursor in time
+    op = ">" if later else "<"
+    cond = f"(r.started_at {op} ? OR (r.started_at = ? AND r.id {op} ?))"
+    stamp = sql.dt(cursor.started_at)
+    return cond, [stamp, stamp, cursor.id], cursor.backwards
+
+
+async def page(f: Filters) -> Page:
+    sql = Sql()
+    conds, values = where(sql, f)
+    backwards = False
+    if f.cursor:
+        cond, more, backwards = _seek(sql, f, f.cursor)
+        conds.append(cond)
+        values += more
+    descending = (f.sort == "newest") != backwards
+    order = "DESC" if descending else "ASC"
+    clause = f"WHERE {' AND '.join(conds)}" if conds else ""
+    rows = await sql.rows(f"SELECT {LIST_COLUMNS} FROM response r {clause} "
+                          f"ORDER BY r.started_at {order}, r.id {order} LIMIT {PAGE_SIZE + 1}", values)
+    extra = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if backwards:
+        rows.reverse()
+    result = [_row(r) for r in rows]
+    await _add_snippets(sql, result)
+    if backwards:
+        return Page(result, more_after=True, more_before=extra)
+    return Page(result, more_after=extra, more_before=f.cursor is not None)
+
+
+def _row(r: dict[str, Any]) -> Row:
+    started = as_datetime(r["started_at"])
+    assert started is not None
+    return Row(int(r["id"]), r["ref"], started, r["conversation_id"], r["language"], r["role"],
+               r["age_band"], r["status"] == "submitted", r["review_status"], r["polarity"],
+               split_codes(r["priority_codes"]), bool(r["has_voice"]), bool(r["flagged"]))
+
+
+async def _add_snippets(sql: Sql, rows: list[Row]) -> None:
+    if not rows:
+        return
+    ids = [row.id for row in rows]
+    found = await sql.rows(
+        f"SELECT response_id, text FROM answer WHERE response_id IN ({','.join('?' * len(ids))}) "
+        "AND text IS NOT NULL AND kind = 'text' ORDER BY id", ids)
+    first: dict[int, str] = {}
+    for item in found:
+        first.setdefault(int(item["response_id"]), item["text"])
+    for row in rows:
+        text = first.get(row.id, "")
+        row.snippet = text if len(text) <= 120 else text[:117] + "..."
+
+
+@dataclass
+class Detail:
+    response: m.Response
+    answers: list[m.Answer]
+    option_codes: dict[int, list[str]]
+    codes: list[str]
+    notes: list[m.ResponseNote]
+    quotes: list[m.BoardQuote]
+    history: list[m.AuditEvent]
+    suggestions: list[str] = field(default_factory=list)
+
+
+async def find(ref: str) -> m.Response | None:
+    return await m.Response.get_or_none(ref=ref)
+
+
+async def detail(response: m.Response) -> Detail:
+    answers = await m.Answer.filter(response_id=response.id).order_by("created_at", "id")
+    links = await m.AnswerPriority.filter(answer_id__in=[a.id for a in answers]) \
+        .values("answer_id", "priority_id")
+    option_codes: dict[int, list[str]] = {}
+    for link in links:
+        option_codes.setdefault(link["answer_id"], []).append(link["priority_id"])
+    codes = await m.ResponseCode.filter(response_id=response.id).values_list("priority_id", flat=True)
+    notes = await m.ResponseNote.filter(response_id=response.id).order_by("created_at", "id")
+    quotes = await m.BoardQuote.filter(response_id=response.id).order_by("created_at", "id")
+    history = await m.AuditEvent.filter(target=f"response:{response.ref}") \
+        .exclude(action="view").order_by("-at", "-id").limit(50)
+    found = Detail(response, answers, option_codes, sorted(str(c) for c in codes), notes, quotes, history)
+    found.suggestions = await suggest(response.language, answers)
+    return found
+
+
+async def suggest(language: str, answers: list[m.Answer]) -> list[str]:
+    """Priorities whose keyword rules (for the response's language) appear in its answers."""
+    text = " ".join(filter(None, [a.text for a in answers] + [a.transcript for a in answers])).casefold()
+    if not text:
+        return []
+    rules = await m.KeywordRule.filter(language__in=[language, "any"]).values("keyword", "priority_id")
+    return sorted({r["priority_id"] for r in rules if r["keyword"].casefold() in text})
+
+
+async def set_codes(response: m.Response, codes: list[str], actor: str) -> tuple[list[str], list[str]]:
+    """Make the officer's codes exactly ``codes``; returns (added, removed)."""
+    current = set(await m.ResponseCode.filter(response_id=response.id).values_list("priority_id", flat=True))
+    wanted = set(codes)
+    added, removed = sorted(wanted - current), sorted(str(c) for c in current - wanted)
+    if removed:
+        await m.ResponseCode.filter(response_id=response.id, priority_id__in=removed).delete()
+    if added:
+        await m.ResponseCode.bulk_create(
+            [m.ResponseCode(response_id=response.id, priority_id=c, coded_by=actor) for c in added])
+    await _resummarise_codes(response)
+    return added, removed
+
+
+async def _resummarise_codes(response: m.Response) -> None:
+    option = await m.AnswerPriority.filter(answer__response_id=response.id) \
+        .values_list("priority_id", flat=True)
+    coded = await m.ResponseCode.filter(response_id=response.id).values_list("priority_id", flat=True)
+    await m.Response.filter(id=response.id).update(
+        priority_codes=codes_text({str(c) for c in [*option, *coded]}))
+
+
+async def add_note(response: m.Response, text: str, actor: str) -> m.ResponseNote:
+    return await m.ResponseNote.create(response_id=response.id, author=actor, text=text)
+
+
+async def set_status(response: m.Response, status: str) -> None:
+    await m.Response.filter(id=response.id).update(review_status=status)
+
+
+async def set_flag(response: m.Response, flagged: bool) -> None:
+    await m.Response.filter(id=response.id).update(flagged=flagged)
+
+
+async def set_transcript(response: m.Response, answer_id: int, text: str) -> bool:
+    changed = await m.Answer.filter(id=answer_id, response_id=response.id).update(transcript=text or None)
+    return changed == 1
+
+
+async def add_quote(response: m.Response, text: str, actor: str) -> m.BoardQuote:
+    return await m.BoardQuote.create(response_id=response.id, text=text, chosen_by=actor)
+
+
+async def voice_file(response: m.Response, answer_id: int) -> str | None:
+    found = await m.Answer.filter(id=answer_id, response_id=response.id) \
+        .values_list("voice_file_id", flat=True)
+    return str(found[0]) if found and found[0] else None

@@ -1,0 +1,1 @@
+"""Request handlers: thin, they read the request, call queries and render a template."""

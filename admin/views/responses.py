@@ -1,0 +1,169 @@
+"""The responses list with filters, one response, and the officers' changes to it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin import audit, labels
+from admin.filters import CHOICES, Filters, cursor_text, parse
+from admin.keys import CONFIG
+from admin.middleware import USER, requires
+from admin.queries import responses, summary
+from admin.render import render
+from core.storage import models as m
+
+MAX_NOTE = 5000
+
+
+def _pager(f: Filters, found: responses.Page) -> dict[str, str]:
+    links: dict[str, str] = {}
+    if found.rows and found.more_after:
+        last = found.rows[-1]
+        links["next"] = "/responses?" + f.query(page=cursor_text(last.started_at, last.id, False))
+    if found.rows and found.more_before:
+        first = found.rows[0]
+        links["previous"] = "/responses?" + f.query(page=cursor_text(first.started_at, first.id, True))
+    return links
+
+
+def _describe(f: Filters) -> str:
+    """What was searched, for the audit log: the filters used, not the words searched for."""
+    used = [f"{k}={','.join(v)}" for k, v in f.chosen.items()]
+    used += [f"from={f.date_from}"] if f.date_from else []
+    used += [f"to={f.date_to}"] if f.date_to else []
+    used += [f"search ({len(f.q)} characters)"] if f.q else []
+    return "; ".join(used)
+
+
+@requires("viewer")
+async def list_page(request: web.Request) -> web.Response:
+    now = request.app[CONFIG].clock()
+    parsed = parse(request.query)
+    await summary.refresh(now)
+    f = parsed.filters
+    found = await responses.page(f)
+    if f.q or f.chosen or f.date_from or f.date_to:
+        await audit.record(now, request[USER].email, "search", "responses", _describe(f))
+    context = {"title": "Responses", "f": f, "page": found, "pager": _pager(f, found), "choices": CHOICES,
+               "problems": parsed.problems, "export_query": f.without_cursor().query(), "labels": labels}
+    return render(request, "responses.html", context, status=400 if parsed.problems else 200,
+                  section="/responses")
+
+
+async def _response(request: web.Request) -> m.Response:
+    found = await responses.find(request.match_info["ref"])
+    if found is None:
+        raise web.HTTPNotFound(text="There is no response with that reference.")
+    return found
+
+
+@requires("viewer")
+async def detail_page(request: web.Request) -> web.Response:
+    response = await _response(request)
+    await audit.record(request.app[CONFIG].clock(), request[USER].email, "view", f"response:{response.ref}")
+    found = await responses.detail(response)
+    return render(request, "response.html", {"title": f"Response {response.ref[:8]}", "d": found,
+                                             "labels": labels, "statuses": m.REVIEW_STATUSES},
+                  section="/responses")
+
+
+def _back(response: m.Response, anchor: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": f"/responses/{response.ref}#{anchor}"})
+
+
+async def _log(request: web.Request, response: m.Response, action: str, detail: str = "") -> None:
+    await audit.record(request.app[CONFIG].clock(), request[USER].email, action, f"response:{response.ref}",
+                       detail)
+
+
+@requires("officer")
+async def set_codes(request: web.Request) -> web.Response:
+    response = await _response(request)
+    form = await request.post()
+    chosen = [str(v) for v in form.getall("priority", [])]
+    if any(code not in labels.PRIORITY for code in chosen):
+        raise web.HTTPBadRequest(text="We did not recognise one of the priorities. Go back and try again.")
+    added, removed = await responses.set_codes(response, chosen, request[USER].email)
+    detail = f"added {','.join(added) or '-'}; removed {','.join(removed) or '-'}"
+    await _log(request, response, "coding", detail)
+    return _back(response, "coding")
+
+
+@requires("officer")
+async def add_note(request: web.Request) -> web.Response:
+    response = await _response(request)
+    text = str((await request.post()).get("note", "")).strip()
+    if not text or len(text) > MAX_NOTE:
+        raise web.HTTPBadRequest(text=f"A note must have between 1 and {MAX_NOTE:,} characters. "
+                                      "Go back and try again.")
+    note = await responses.add_note(response, text, request[USER].email)
+    await _log(request, response, "note", f"note:{note.id}")
+    return _back(response, "notes")
+
+
+@requires("officer")
+async def set_status(request: web.Request) -> web.Response:
+    response = await _response(request)
+    status = str((await request.post()).get("status", ""))
+    if status not in m.REVIEW_STATUSES:
+        raise web.HTTPBadRequest(text="Choose new, reviewed or actioned. Go back and try again.")
+    await responses.set_status(response, status)
+    await _log(request, response, "status", f"{response.review_status} to {status}")
+    return _back(response, "status")
+
+
+@requires("officer")
+async def set_flag(request: web.Request) -> web.Response:
+    response = await _response(request)
+    flagged = (await request.post()).get("flagged") == "yes"
+    await responses.set_flag(response, flagged)
+    await _log(request, response, "flag", "flagged" if flagged else "unflagged")
+    return _back(response, "status")
+
+
+@requires("officer")
+async def set_transcript(request: web.Request) -> web.Response:
+    response = await _response(request)
+    form = await request.post()
+    text = str(form.get("transcript", "")).strip()
+    answer_id = str(form.get("answer", ""))
+    if not answer_id.isdigit() or len(text) > MAX_NOTE or \
+            not await responses.set_transcript(response, int(answer_id), text):
+        raise web.HTTPBadRequest(text="We could not save that transcript. Go back and try again.")
+    await _log(request, response, "transcript", f"answer:{answer_id}")
+    return _back(response, f"answer-{answer_id}")
+
+
+@requires("officer")
+async def add_quote(request: web.Request) -> web.Response:
+    response = await _response(request)
+    text = str((await request.post()).get("quote", "")).strip()
+    if not text or len(text) > 500:
+        raise web.HTTPBadRequest(text="A quote must have between 1 and 500 characters. "
+                                      "Go back and try again.")
+    quote = await responses.add_quote(response, text, request[USER].email)
+    await _log(request, response, "quote", f"quote:{quote.id}")
+    return _back(response, "quotes")
+
+
+@requires("viewer")
+async def voice(request: web.Request) -> web.Response:
+    """A voice answer's audio. Demo data has placeholders: one second of silence."""
+    response = await _response(request)
+    answer_id = request.match_info["answer"]
+    valid = answer_id.isdigit() and len(answer_id) < 12
+    found = await responses.voice_file(response, int(answer_id)) if valid else None
+    if found is None or not found.startswith("demo-"):
+        raise web.HTTPNotFound(text="This recording is not stored here.")
+    return web.Response(body=SILENCE, content_type="audio/wav")
+
+
+def _silence(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    frames = int(seconds * rate)
+    header = b"RIFF" + (36 + frames).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+    header += (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+    header += rate.to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
+    return header + b"data" + frames.to_bytes(4, "little") + bytes([128]) * frames
+
+
+SILENCE = _silence()
