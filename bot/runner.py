@@ -27,6 +27,7 @@ from bot.updates import Parsed, parse
 from core.service import Incoming, Reply, Voices
 from core.settings import Settings
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
+from core.texts import N_
 
 log = logging.getLogger("voices.bot")
 # getUpdates and sendMessage go through do_api_request to get the raw JSON without building
@@ -36,13 +37,13 @@ warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage)", ca
 SOURCE = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 COMMAND_HELP = {
-    "start": "Start, or start again",
-    "help": "Get help",
-    "back": "Change your last answer",
-    "skip": "Skip this question",
-    "stop": "Stop for now",
-    "language": "Change the language",
-    "privacy": "How we use your answers",
+    "start": N_("Start, or start again"),
+    "help": N_("Get help"),
+    "back": N_("Change your last answer"),
+    "skip": N_("Skip this question"),
+    "stop": N_("Stop for now"),
+    "language": N_("Change the language"),
+    "privacy": N_("How we use your answers"),
 }
 
 

@@ -1,24 +1,60 @@
-"""Loading gettext catalogues from ``locales/<lang>/LC_MESSAGES/voices.mo`` with babel."""
+"""Translations: gettext catalogues in ``locales/<lang>/LC_MESSAGES/voices.po``, read with babel.
+
+The ``.po`` files are compiled in memory the first time a language is used, so there is no
+``.mo`` file to build or to forget. Entries marked fuzzy are left out, as ``msgfmt`` would.
+"""
 
 from __future__ import annotations
 
 import gettext
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import Translations
 
 DOMAIN = "voices"
 
 
+def po_path(locales_dir: Path, language: str) -> Path:
+    return locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def read_catalogue(locales_dir: Path, language: str) -> Catalog | None:
+    path = po_path(locales_dir, language)
+    if not path.exists():
+        return None
+    with path.open("rb") as fh:
+        return read_po(fh, abort_invalid=True)
+
+
 @lru_cache(maxsize=64)
 def translations(locales_dir: Path, language: str) -> gettext.NullTranslations:
-    """The compiled catalogue for ``language``, or English (the source) if there is none."""
-    if language == "en":
+    """The catalogue for ``language`` compiled in memory, or English (the source) if there is none."""
+    catalogue = None if language == "en" else read_catalogue(locales_dir, language)
+    if catalogue is None:
         return gettext.NullTranslations()
-    found = Translations.load(str(locales_dir), [language], DOMAIN)
-    return found
+    compiled = BytesIO()
+    write_mo(compiled, catalogue)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 def has_catalogue(locales_dir: Path, language: str) -> bool:
-    return language == "en" or (locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.mo").exists()
+    return language == "en" or po_path(locales_dir, language).exists()
+
+
+def review_status(locales_dir: Path, language: str) -> str:
+    """The catalogue's ``X-Review-Status`` header: who has checked the translation so far."""
+    if language == "en":
+        return "source"
+    catalogue = read_catalogue(locales_dir, language)
+    if catalogue is None:
+        return "missing"
+    for key, value in catalogue.mime_headers:
+        if key.lower() == "x-review-status":
+            return value
+    return "not stated"

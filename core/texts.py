@@ -10,56 +10,95 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+
+def N_(text: str) -> str:
+    """Mark a text for ``pybabel extract -k N_`` without translating it here."""
+    return text
+
+
 UI: dict[str, str] = {
-    "progress": "Question {n} of {total}",
-    "reask": "Sorry, I did not understand that. Please tap a button, or type its number.",
-    "reask_text": "Please tell me in words. You can also send a voice note.",
-    "reask_info": "Tap Next when you are ready.",
-    "media_choice": "I cannot use that for this question. Please tap a button.",
-    "media_text": "I cannot use that here. Please type your answer, or send a voice note.",
-    "offer_help": "You can skip this question, or tap Help.",
-    "offer_help_no_skip": "You can tap Help to get help from a person.",
-    "cannot_skip": "You cannot skip this question. Please tap a button to answer.",
-    "back_first": "This is the first question. There is nothing to go back to.",
-    "your_answer": "Your answer was: {answer}",
-    "stopped": "OK, we have stopped. Your answers are saved. Send me any message when you want to carry on.",
-    "welcome_back": "Welcome back. We will carry on where you stopped.",
-    "moved_on": "That question has moved on. Here is the question now.",
-    "help": (
+    "progress": N_("Question {n} of {total}"),
+    "reask": N_("Sorry, I did not understand that. Please tap a button, or type its number."),
+    "reask_text": N_("Please tell me in words. You can also send a voice note."),
+    "reask_info": N_("Tap Next when you are ready."),
+    "media_choice": N_("I cannot use that for this question. Please tap a button."),
+    "media_text": N_("I cannot use that here. Please type your answer, or send a voice note."),
+    "offer_help": N_("You can skip this question, or tap Help."),
+    "offer_help_no_skip": N_("You can tap Help to get help from a person."),
+    "cannot_skip": N_("You cannot skip this question. Please tap a button to answer."),
+    "back_first": N_("This is the first question. There is nothing to go back to."),
+    "your_answer": N_("Your answer was: {answer}"),
+    "stopped": N_(
+        "OK, we have stopped. Your answers are saved. Send me any message when you want to carry on."
+    ),
+    "welcome_back": N_("Welcome back. We will carry on where you stopped."),
+    "moved_on": N_("That question has moved on. Here is the question now."),
+    "help": N_(
         "Tap a button or type your answer. Type /back to change your last answer. "
         "Type /skip to skip a question. Type /stop to stop for now."
     ),
-    "contact_phone": "To talk to a person, call {team} on {phone}. We are there {hours}.",
-    "contact_email": "To talk to a person, email {team} at {email}.",
-    "contact_none": "To talk to a person, ask the person who told you about Voices.",
-    "privacy": (
+    "contact_phone": N_("To talk to a person, call {team} on {phone}. We are there {hours}."),
+    "contact_email": N_("To talk to a person, email {team} at {email}."),
+    "contact_none": N_("To talk to a person, ask the person who told you about Voices."),
+    "privacy": N_(
         "We keep your answers, but not your name. People at the council read them. "
         "You can ask us to delete your answers at any time."
     ),
-    "privacy_link": "You can read all about it here: {url}",
-    "picked": "You picked: {labels}. Pick more, or tap Done.",
-    "pick_one": "Please pick at least one answer, or type /skip.",
-    "restart_question": "You have answers saved. Do you want to carry on, or start again?",
-    "carry_on": "Carry on",
-    "start_again": "Start again",
-    "language_question": "Which language do you want to use?",
-    "done_already": "Thank you. You have sent your answers. To tell us something new, type /start.",
-    "summary_line": "{n}. {question}: {answer}",
-    "send": "Send my answers",
-    "change": "Change {n}",
-    "tell_me_more": "Tell me more",
-    "skip": "Skip",
-    "help_button": "Help",
-    "next": "Next",
-    "done": "Done",
-    "skipped": "Skipped",
-    "voice_answer": "Voice note, {seconds} seconds",
-    "placeholder_choice": "Tap a button or type",
-    "placeholder_text": "Type here, or send a voice note",
-    "group": "Please send me a message directly. I do not take answers in groups.",
-    "edited": "I saw you changed a message. I keep your first answer. To change it, type /back.",
-    "error": "Sorry, something went wrong. Your answers are safe. Please try again in a minute.",
-    "no_catalogue": "Sorry, I cannot speak {language} yet. I will use English for now.",
+    "privacy_link": N_("You can read all about it here: {url}"),
+    "picked": N_("You picked: {labels}. Pick more, or tap Done."),
+    "pick_one": N_("Please pick at least one answer, or type /skip."),
+    "restart_question": N_("You have answers saved. Do you want to carry on, or start again?"),
+    # TRANSLATORS: button, at most 4 words
+    "carry_on": N_("Carry on"),
+    # TRANSLATORS: button, at most 4 words
+    "start_again": N_("Start again"),
+    "language_question": N_("Which language do you want to use?"),
+    "done_already": N_("Thank you. You have sent your answers. To tell us something new, type /start."),
+    "summary_line": N_("{n}. {question}: {answer}"),
+    # TRANSLATORS: button, at most 4 words
+    "send": N_("Send my answers"),
+    "change": N_("Change {n}"),
+    # TRANSLATORS: button, at most 4 words
+    "tell_me_more": N_("Tell me more"),
+    # TRANSLATORS: button, at most 4 words
+    "skip": N_("Skip"),
+    # TRANSLATORS: button, at most 4 words
+    "help_button": N_("Help"),
+    # TRANSLATORS: button, at most 4 words
+    "next": N_("Next"),
+    # TRANSLATORS: button, at most 4 words
+    "done": N_("Done"),
+    "skipped": N_("Skipped"),
+    "voice_answer": N_("Voice note, {seconds} seconds"),
+    "placeholder_choice": N_("Tap a button or type"),
+    "placeholder_text": N_("Type here, or send a voice note"),
+    "group": N_("Please send me a message directly. I do not take answers in groups."),
+    "edited": N_("I saw you changed a message. I keep your first answer. To change it, type /back."),
+    "error": N_("Sorry, something went wrong. Your answers are safe. Please try again in a minute."),
+    "no_catalogue": N_("Sorry, I cannot speak {language} yet. I will use English for now."),
+    # TRANSLATORS: button, at most 4 words
+    "listen": N_("Listen"),
+    "no_voice": N_("Sorry, I cannot read this out loud in {language} yet. Here it is in words."),
+    "settings_question": N_("What do you want to change?"),
+    # TRANSLATORS: button, at most 4 words
+    "simpler_words": N_("Simpler words"),
+    # TRANSLATORS: button, at most 4 words
+    "pictures": N_("Pictures"),
+    # TRANSLATORS: button, at most 4 words
+    "voice": N_("Read out loud"),
+    # TRANSLATORS: button, at most 4 words
+    "screen_reader": N_("Screen reader"),
+    "settings_now": N_(
+        "Simpler words: {easy}. Pictures: {pictures}. Read out loud: {voice}. Screen reader: {reader}."
+    ),
+    "on": N_("on"),
+    "off": N_("off"),
+    "voice_too_long": N_("That voice note is too long for me. Please send one under 5 minutes."),
+    "description": N_(
+        "I am a robot from {council}. I ask young people and families what works well. "
+        "I also ask what does not work, and what would help."
+    ),
+    "short_description": N_("Tell {council} what works well, and what would help."),
 }
 
 #: Words that mean an option with this id, in English (other languages use ``also:``).
