@@ -8,7 +8,7 @@ on is followed by the question with its reply keyboard, so the question stays la
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import (
     InlineKeyboardButton,
@@ -19,6 +19,7 @@ from telegram import (
 )
 
 from bot.updates import callback_data
+from core.bidi import isolate
 from core.model import Ask, Button, InlineButton, Output, Say
 
 MAX_TEXT = 4096
@@ -34,7 +35,10 @@ class Message:
     question: bool = False  # carries the reply keyboard of the current question
 
 
-def render(outputs: Sequence[Output], session_id: int) -> list[Message]:
+def render(outputs: Sequence[Output], session_id: int, rtl: bool = False) -> list[Message]:
+    """Messages for the outputs; for right-to-left languages, with numbers and Latin isolated."""
+    if rtl:
+        outputs = [_isolated(out) for out in outputs]
     messages: list[Message] = []
     for out in outputs:
         if isinstance(out, Say):
@@ -45,6 +49,16 @@ def render(outputs: Sequence[Output], session_id: int) -> list[Message]:
         elif isinstance(out, Ask):
             messages += _ask(out, session_id)
     return messages
+
+
+def _isolated(out: Output) -> Output:
+    if isinstance(out, Say):
+        return replace(out, text=isolate(out.text))
+    if isinstance(out, Ask):
+        return replace(out, text=isolate(out.text),
+                       buttons=tuple(replace(b, label=isolate(b.label)) for b in out.buttons),
+                       inline=tuple(replace(b, label=isolate(b.label)) for b in out.inline))
+    return out
 
 
 def _ask(ask: Ask, session_id: int) -> list[Message]:

@@ -24,10 +24,12 @@ from telegram.warnings import PTBUserWarning
 from bot.render import Message, render
 from bot.request import AiohttpRequest
 from bot.updates import Parsed, parse
+from core.i18n import has_catalogue
+from core.languages import LANGUAGES
 from core.service import Incoming, Reply, Voices
 from core.settings import Settings
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
-from core.texts import N_
+from core.texts import N_, UI, fill
 
 log = logging.getLogger("voices.bot")
 # getUpdates and sendMessage go through do_api_request to get the raw JSON without building
@@ -94,11 +96,28 @@ class TelegramChannel:
         await self.bot.shutdown()
 
     async def _register_commands(self) -> None:
-        commands = [BotCommand(name, text) for name, text in COMMAND_HELP.items()]
+        """The command menu and the bot's descriptions, in every language that has a catalogue.
+
+        The default (no language code) is English; Telegram shows each user the one for their
+        app's language, so the empty chat is already in their language.
+        """
         try:
-            await self.bot.set_my_commands(commands)
-        except (NetworkError, TimedOut) as exc:
+            for code in [""] + [lang.code for lang in LANGUAGES if lang.code != "en"]:
+                if code and not has_catalogue(self.service.settings.locales_dir, code):
+                    continue
+                await self._register_language(code)
+        except (NetworkError, TimedOut, BadRequest) as exc:
             log.warning("could not register commands: %s", type(exc).__name__)
+
+    async def _register_language(self, code: str) -> None:
+        t = self.service.translate(code or "en")
+        council = {"council": self.service.settings.council_name}
+        commands = [BotCommand(name, t(text)) for name, text in COMMAND_HELP.items()]
+        language = code or None
+        await self.bot.set_my_commands(commands, language_code=language)
+        await self.bot.set_my_description(fill(t(UI["description"]), council), language_code=language)
+        await self.bot.set_my_short_description(fill(t(UI["short_description"]), council),
+                                                language_code=language)
 
     async def _recover(self) -> None:
         """Finish what a crash left: unprocessed updates, then questions never sent."""
@@ -224,7 +243,7 @@ class TelegramChannel:
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         question_id: int | None = None
-        for message in render(reply.outputs, reply.session_id):
+        for message in render(reply.outputs, reply.session_id, reply.rtl):
             sent = await self._send_message(chat_id, message)
             if sent is None:
                 return

@@ -62,9 +62,11 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
     assert (await m.Response.get(conversation_id="welcome")).status == "submitted"
 
 
-async def test_commands_are_registered(harness: Harness) -> None:
+async def test_commands_and_descriptions_are_registered(harness: Harness) -> None:
     names = harness.fake.command_names()
     assert names == ["start", "help", "back", "skip", "stop", "language", "privacy"]
+    assert harness.fake.descriptions[""].startswith("I am a robot from Leicestershire County Council.")
+    assert "Leicestershire County Council" in harness.fake.short_descriptions[""]
 
 
 async def test_several_users_at_once_never_see_each_others_answers(harness: Harness) -> None:
