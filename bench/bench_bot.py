@@ -3,7 +3,7 @@
 
 The fake Telegram Bot API (``tests.fakes.botapi.FakeBotAPI``) runs in this process on 127.0.0.1;
 the real bot runs as a separate process (``.venv/bin/voices serve``) pointed at it, with a fresh
-database. Simulated users go through ``welcome`` then ``feedback`` (12 steps each; a step is one
+database. Simulated users go through ``welcome`` then ``feedback`` (14 steps each; a step is one
 user message). A step's latency is the time from putting the user's update into the fake until the
 bot's last message of that step (the one with the next question's reply keyboard or keyboard
 removal, or the final thank-you) arrives at the fake.
@@ -76,7 +76,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 SECRET_KEY = "bench-secret-key-not-for-production"
 
 # The scripted conversation (as tests/bot/conftest.py WELCOME_TO_FEEDBACK, then test_conversation).
-WELCOME = ["/start", "English", "1", "2", "Next", "Next", "1"]
+WELCOME = ["/start", "English", "None of these", "Done", "1", "2", "Next", "Next", "1"]
 FEEDBACK_STEPS = frozenset({"area", "how", "tell-good", "more"})  # "more" is stored as skipped
 THANKS_TEXT = "will read your answers by"
 CALIBRATION_ID = 999

@@ -20,7 +20,7 @@ from telegram import (
 
 from bot.updates import callback_data
 from core.bidi import isolate
-from core.model import Ask, Button, InlineButton, Output, Say
+from core.model import Ask, Button, InlineButton, Output, ReadAloud, Say
 
 MAX_TEXT = 4096
 WIDE_LABEL = 12  # longer labels get a row each (ACCESSIBILITY.md requirement 10)
@@ -28,16 +28,29 @@ WIDE_LABEL = 12  # longer labels get a row each (ACCESSIBILITY.md requirement 10
 Markup = ReplyKeyboardMarkup | ReplyKeyboardRemove | InlineKeyboardMarkup | None
 
 
+MAX_CAPTION = 1024
+
+
 @dataclass(frozen=True)
 class Message:
     text: str
     markup: Markup = None
     question: bool = False  # carries the reply keyboard of the current question
+    speak: bool = False  # send as a voice note with ``text`` as its caption
 
 
-def render(outputs: Sequence[Output], session_id: int, rtl: bool = False) -> list[Message]:
+@dataclass(frozen=True)
+class Style:
+    """How one person wants messages: from their language and personal settings."""
+
+    rtl: bool = False
+    one_per_row: bool = False  # screen-reader mode
+    speak: bool = False  # read every question aloud
+
+
+def render(outputs: Sequence[Output], session_id: int, style: Style = Style()) -> list[Message]:
     """Messages for the outputs; for right-to-left languages, with numbers and Latin isolated."""
-    if rtl:
+    if style.rtl:
         outputs = [_isolated(out) for out in outputs]
     messages: list[Message] = []
     for out in outputs:
@@ -47,11 +60,21 @@ def render(outputs: Sequence[Output], session_id: int, rtl: bool = False) -> lis
                 markup = _inline(out.buttons, session_id, 0)
             messages += _split(out.text, markup)
         elif isinstance(out, Ask):
-            messages += _ask(out, session_id)
+            messages += _spoken(_ask(out, session_id, style), style.speak)
+        elif isinstance(out, ReadAloud):
+            messages += _spoken(_ask(out.ask, session_id, style), True)
     return messages
 
 
+def _spoken(messages: list[Message], speak: bool) -> list[Message]:
+    """Mark the question to be sent as a voice note, if its text fits in a caption."""
+    return [replace(m, speak=True) if speak and m.question and len(m.text) <= MAX_CAPTION else m
+            for m in messages]
+
+
 def _isolated(out: Output) -> Output:
+    if isinstance(out, ReadAloud):
+        return replace(out, ask=replace(out.ask, text=isolate(out.ask.text)))
     if isinstance(out, Say):
         return replace(out, text=isolate(out.text))
     if isinstance(out, Ask):
@@ -61,8 +84,9 @@ def _isolated(out: Output) -> Output:
     return out
 
 
-def _ask(ask: Ask, session_id: int) -> list[Message]:
-    keyboard: Markup = _keyboard(ask.buttons, ask.placeholder) if ask.buttons else ReplyKeyboardRemove()
+def _ask(ask: Ask, session_id: int, style: Style) -> list[Message]:
+    keyboard: Markup = (_keyboard(ask.buttons, ask.placeholder, style.one_per_row) if ask.buttons
+                        else ReplyKeyboardRemove())
     if not ask.inline:
         return _split(ask.text, keyboard, question=True)
     head, _, question = ask.text.rpartition("\n\n")
@@ -72,9 +96,9 @@ def _ask(ask: Ask, session_id: int) -> list[Message]:
     return [*_split(head, inline), *_split(question, keyboard, question=True)]
 
 
-def _keyboard(buttons: Sequence[Button], placeholder: str) -> ReplyKeyboardMarkup:
+def _keyboard(buttons: Sequence[Button], placeholder: str, one_per_row: bool = False) -> ReplyKeyboardMarkup:
     labels = [b.label for b in buttons]
-    per_row = 1 if any(len(label) > WIDE_LABEL for label in labels) else 2
+    per_row = 1 if one_per_row or any(len(label) > WIDE_LABEL for label in labels) else 2
     rows = [[KeyboardButton(label) for label in labels[i:i + per_row]]
             for i in range(0, len(labels), per_row)]
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True,

@@ -15,27 +15,30 @@ import datetime as dt
 import logging
 import warnings
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
-from telegram import Bot, BotCommand
+from telegram import Bot, BotCommand, InputFile
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBUserWarning
 
-from bot.render import Message, render
+from bot.render import Message, Style, render
 from bot.request import AiohttpRequest
+from bot.speech import Speech
 from bot.updates import Parsed, parse
 from core.i18n import has_catalogue
-from core.languages import LANGUAGES
+from core.languages import BY_CODE, LANGUAGES
 from core.service import Incoming, Reply, Voices
 from core.settings import Settings
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
 from core.texts import N_, UI, fill
 
 log = logging.getLogger("voices.bot")
-# getUpdates and sendMessage go through do_api_request to get the raw JSON without building
-# Update and Message objects (the inbox stores updates as they came; of a sent message only
-# its id is needed). That halves the library's cost per message; PTB warns on every such call.
-warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage)", category=PTBUserWarning)
+# getUpdates, sendMessage and sendVoice go through do_api_request to get the raw JSON without
+# building Update and Message objects (the inbox stores updates as they came; of a sent message
+# only its id is needed). That halves the library's cost per message; PTB warns on each call.
+warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage|sendVoice)",
+                        category=PTBUserWarning)
 SOURCE = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 COMMAND_HELP = {
@@ -45,6 +48,7 @@ COMMAND_HELP = {
     "skip": N_("Skip this question"),
     "stop": N_("Stop for now"),
     "language": N_("Change the language"),
+    "settings": N_("Settings"),
     "privacy": N_("How we use your answers"),
 }
 
@@ -65,8 +69,10 @@ class TelegramChannel:
     """Runs the bot inside the caller's event loop (beside the admin server)."""
 
     def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
-                 max_concurrency: int = 64) -> None:
+                 max_concurrency: int = 64, speech: Speech | None = None) -> None:
         self.service = service
+        self.speech = speech
+        self._voice_ids: dict[str, str] = {}  # voice note key -> Telegram file_id
         self.poll_timeout = poll_timeout
         self.bot = make_bot(settings, poll_timeout)
         self._queues: dict[int, deque[tuple[int, dict[str, Any]]]] = {}
@@ -243,8 +249,12 @@ class TelegramChannel:
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         question_id: int | None = None
-        for message in render(reply.outputs, reply.session_id, reply.rtl):
-            sent = await self._send_message(chat_id, message)
+        style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"))
+        for message in render(reply.outputs, reply.session_id, style):
+            if message.speak:
+                sent = await self._send_voice(chat_id, message, reply)
+            else:
+                sent = await self._send_message(chat_id, message)
             if sent is None:
                 return
             if message.question:
@@ -255,14 +265,40 @@ class TelegramChannel:
         await self._send_message(chat_id, Message(text))
 
     async def _send_message(self, chat_id: int, message: Message) -> int | None:
-        """Send with a few retries on flood control; the message id, or None if it cannot go."""
+        kwargs: dict[str, Any] = {"chat_id": chat_id, "text": message.text}
+        if message.markup is not None:
+            kwargs["reply_markup"] = message.markup
+        sent = await self._call("sendMessage", kwargs)
+        return int(sent["message_id"]) if sent else None
+
+    async def _send_voice(self, chat_id: int, message: Message, reply: Reply) -> int | None:
+        """The question as a voice note with its text as the caption; the text alone if it cannot be."""
+        track = "easy" if reply.has("easy") else "standard"
+        note = await self.speech.voice_note(message.text, reply.language, track) if self.speech else None
+        if note is None:
+            name = BY_CODE[reply.language].label if reply.language in BY_CODE else reply.language
+            await self._send_text(chat_id, self.service.text(reply.language, "no_voice", language=name))
+            return await self._send_message(chat_id, replace(message, speak=False))
+        known = self._voice_ids.get(note.key)
+        kwargs: dict[str, Any] = {"chat_id": chat_id, "caption": message.text,
+                                  "duration": round(note.seconds),
+                                  "voice": known or InputFile(note.data, filename="question.ogg")}
+        if message.markup is not None:
+            kwargs["reply_markup"] = message.markup
+        sent = await self._call("sendVoice", kwargs)
+        if not sent:
+            return None
+        file_id = (sent.get("voice") or {}).get("file_id")
+        if file_id and not known:
+            self._voice_ids[note.key] = str(file_id)  # later sends reuse Telegram's copy
+        return int(sent["message_id"])
+
+    async def _call(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """A Bot API call with a few retries on flood control; its result, or None if it cannot go."""
         for attempt in range(4):
             try:
-                kwargs: dict[str, Any] = {"chat_id": chat_id, "text": message.text}
-                if message.markup is not None:
-                    kwargs["reply_markup"] = message.markup
-                sent = await self.bot.do_api_request("sendMessage", api_kwargs=kwargs)
-                return int(sent["message_id"])
+                result = await self.bot.do_api_request(method, api_kwargs=kwargs)
+                return dict(result)
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
             except (TimedOut, NetworkError) as exc:

@@ -23,7 +23,7 @@ PRIORITY_CODES: frozenset[str] = frozenset(
 )
 POLARITIES: frozenset[str] = frozenset({"works-well", "not-working", "improve"})
 #: Respondent attributes a step may set with ``profile:``.
-PROFILE_KEYS: frozenset[str] = frozenset({"language", "role", "age_band", "consent", "contact"})
+PROFILE_KEYS: frozenset[str] = frozenset({"language", "role", "age_band", "consent", "contact", "settings"})
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from core.model import (
     InlineButton,
     Media,
     Output,
+    ReadAloud,
     Repeat,
     Restart,
     Say,
@@ -41,7 +42,12 @@ from core.textmatch import as_number, has_words, norm, numbers
 from core.texts import SYNONYMS, UI, fill
 
 Result = tuple[State, list[Output]]
-SKIP, HELP, DONE, SEND, MORE = "_skip", "_help", "_done", "_send", "_more"
+SKIP, HELP, DONE, SEND, MORE, LISTEN = "_skip", "_help", "_done", "_send", "_more", "_listen"
+#: The personal settings (ACCESSIBILITY.md requirement 20), by id and the UI text of their button.
+#: Profile keys after which the channel shows the next step again (language or track changed).
+REDRAWN = frozenset({"language", "settings"})
+SETTINGS = (("easy", "simpler_words"), ("pictures", "pictures"), ("voice", "voice"),
+            ("screen-reader", "screen_reader"))
 CARRY_ON, START_AGAIN = "_carry_on", "_start_again"
 SUMMARY_ANSWER_CHARS = 120
 
@@ -75,6 +81,8 @@ def step(conv: Conversation, state: State, event: Event) -> Result:
     if state.status == "paused":
         resumed = replace(state, status="active", seq=state.seq + 1)
         return resumed, [Say(ui(conv, "welcome_back")), *show(conv, resumed)]
+    if isinstance(event, Text) and _control(conv, state, event.text) == LISTEN:
+        return state, _read_aloud(conv, state)
     if state.interrupt:
         return _interrupt(conv, state, event)
     return _answer(conv, state, event)
@@ -85,8 +93,34 @@ def step(conv: Conversation, state: State, event: Event) -> Result:
 
 def show(conv: Conversation, state: State, prefix: str = "") -> list[Output]:
     """The message(s) for the current step, with ``prefix`` (a short note) first."""
+    return [_with_listen(conv, out) for out in _show(conv, state, prefix)]
+
+
+def _with_listen(conv: Conversation, out: Output) -> Output:
+    """Every question can be heard: a Listen button after its answers (not on the language list)."""
+    if not isinstance(out, Ask) or out.step in ("_language", "_settings") or _is_language(conv, out.step):
+        return out
+    return replace(out, buttons=(*out.buttons, Button(LISTEN, _decorated(conv, ui(conv, "listen"), "🔊"))))
+
+
+def _is_language(conv: Conversation, step_id: str) -> bool:
+    return conv.has_step(step_id) and conv.step(step_id).kind == "language"
+
+
+def _decorated(conv: Conversation, label: str, symbol: str) -> str:
+    """A label with its emoji after the words, unless screen-reader mode is on."""
+    return label if "screen-reader" in _settings_on(conv) else f"{label} {symbol}"
+
+
+def _settings_on(conv: Conversation) -> set[str]:
+    return {s for s in conv.ui.get("settings_on", "").split(",") if s}
+
+
+def _show(conv: Conversation, state: State, prefix: str) -> list[Output]:
     if state.interrupt == "language":
         return [_ask_language(conv, state, prefix)]
+    if state.interrupt == "settings":
+        return [_ask_settings(conv, state, prefix)]
     if state.interrupt == "restart":
         buttons = (Button(CARRY_ON, ui(conv, "carry_on")), Button(START_AGAIN, ui(conv, "start_again")))
         text = _join(prefix, ui(conv, "restart_question"))
@@ -119,7 +153,18 @@ def _text(conv: Conversation, current: Step) -> str:
 
 
 def _option_label(opt: Option) -> str:
+    """The label, with the option's emoji after the words (localise drops it for screen readers)."""
     return f"{opt.label} {opt.symbol}" if opt.symbol else opt.label
+
+
+def _ask_settings(conv: Conversation, state: State, prefix: str) -> Ask:
+    on = _settings_on(conv)
+    words = {key: ui(conv, "on" if key in on else "off") for key, _ in SETTINGS}
+    status = ui(conv, "settings_now", easy=words["easy"], pictures=words["pictures"], voice=words["voice"],
+                reader=words["screen-reader"])
+    buttons = (*(Button(key, ui(conv, text)) for key, text in SETTINGS), Button(DONE, ui(conv, "done")))
+    text = _join(prefix, status, ui(conv, "settings_question"))
+    return Ask("_settings", text, buttons, seq=state.seq, placeholder=ui(conv, "placeholder_choice"))
 
 
 def _controls(conv: Conversation, state: State, current: Step) -> tuple[Button, ...]:
@@ -277,7 +322,8 @@ def _retry(conv: Conversation, state: State, key: str) -> Result:
 def _control(conv: Conversation, state: State, text: str) -> str:
     """Which control button (Skip, Help, Done, Send) the text names, if any."""
     said = norm(text)
-    controls = ((SKIP, "skip"), (HELP, "help_button"), (DONE, "done"), (SEND, "send"), (MORE, "tell_me_more"))
+    controls = ((SKIP, "skip"), (HELP, "help_button"), (DONE, "done"), (SEND, "send"), (MORE, "tell_me_more"),
+                (LISTEN, "listen"))
     for control, key in controls:
         if said and said == norm(ui(conv, key)):
             return control
@@ -387,9 +433,9 @@ def _choose(conv: Conversation, state: State, current: Step, chosen: Sequence[st
     answer = Answer(current.id, kind, _question(conv, current), options=tuple(chosen), label=label)
     state, outputs = _record(conv, state, current, answer)
     if current.profile and chosen:
-        outputs = [SetProfile(current.profile, chosen[0]), *outputs]
-        if current.profile == "language":
-            # the channel shows the next step again in the new language (a Repeat event)
+        outputs = [SetProfile(current.profile, ",".join(chosen)), *outputs]
+        if current.profile in REDRAWN:
+            # the channel shows the next step again in the new language or track (a Repeat event)
             outputs = outputs[:1]
     return state, outputs
 
@@ -483,8 +529,8 @@ def _command(conv: Conversation, state: State, event: Command) -> Result:
     if name == "stop":
         stopped = replace(state, status="paused", seq=state.seq + 1)
         return stopped, [Say(ui(conv, "stopped"), close_keyboard=True)]
-    if name == "language":
-        asking = replace(state, interrupt="language", seq=state.seq + 1)
+    if name in ("language", "settings"):
+        asking = replace(state, interrupt=name, seq=state.seq + 1)
         return asking, show(conv, asking)
     if state.status == "paused":
         state = replace(state, status="active")
@@ -523,9 +569,16 @@ def _back(conv: Conversation, state: State) -> Result:
     return back, show(conv, back, note)
 
 
+def _read_aloud(conv: Conversation, state: State) -> list[Output]:
+    asks = [out for out in show(conv, state) if isinstance(out, Ask)]
+    return [ReadAloud(asks[-1])] if asks else []
+
+
 def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
     if not isinstance(event, Text):
         return _retry(conv, state, "media_choice")
+    if state.interrupt == "settings":
+        return _answer_settings(conv, state, event.text)
     if state.interrupt == "language":
         chosen = _match_language(conv, event.text)
         if chosen is None:
@@ -543,6 +596,17 @@ def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
 def _languages(conv: Conversation) -> list[Language]:
     """The languages as listed: the one the user has now (e.g. from Telegram) first."""
     return sorted(LANGUAGES, key=lambda lang: lang.code != conv.language)
+
+
+def _answer_settings(conv: Conversation, state: State, text: str) -> Result:
+    """A tap on a setting turns it on or off; Done goes back to where the user was."""
+    if _control(conv, state, text) == DONE:
+        return replace(state, interrupt="", tries=0, seq=state.seq + 1), [SetProfile("settings_done", "")]
+    said = norm(text)
+    for key, label in SETTINGS:
+        if said == norm(ui(conv, label)):
+            return replace(state, tries=0, seq=state.seq + 1), [SetProfile("toggle", key)]
+    return _retry(conv, state, "reask")
 
 
 def _match_language(conv: Conversation, text: str) -> str | None:
@@ -591,8 +655,8 @@ def _when_done(conv: Conversation, state: State, event: Event) -> Result:
         return state, [Say(ui(conv, "help")), Say(ui(conv, "contact"))]
     if isinstance(event, Command) and event.name == "privacy":
         return _privacy(conv, state)
-    if isinstance(event, Command) and event.name == "language":
-        asking = replace(state, interrupt="language", seq=state.seq + 1)
+    if isinstance(event, Command) and event.name in ("language", "settings"):
+        asking = replace(state, interrupt=event.name, seq=state.seq + 1)
         return asking, show(conv, asking)
     if isinstance(event, (Action, Stale)):
         return state, []

@@ -12,7 +12,7 @@ from typing import Literal, Union
 
 AnswerKind = Literal["choice", "multi", "text", "voice", "skipped"]
 Status = Literal["active", "paused", "done"]
-Interrupt = Literal["", "language", "restart"]
+Interrupt = Literal["", "language", "restart", "settings"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Media:
 
 @dataclass(frozen=True)
 class Command:
-    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy"]
+    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings"]
 
 
 @dataclass(frozen=True)
@@ -161,4 +161,11 @@ class Restart:
     """The user asked to start the conversation again (after confirming)."""
 
 
-Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart]
+@dataclass(frozen=True)
+class ReadAloud:
+    """Send ``ask`` as a voice note (its text as the caption, its buttons kept)."""
+
+    ask: Ask
+
+
+Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud]

@@ -45,6 +45,7 @@ from core.storage import turns as q
 from core.storage.statecodec import dumps_state, loads_state
 from core.texts import UI, fill
 
+REDRAWN = frozenset({"language", "settings", "toggle", "settings_done"})
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
 ASKED_CACHE = 50_000
@@ -82,6 +83,10 @@ class Reply:
     session_id: int
     version: int  # session version after this turn (see Voices.delivered)
     chat_id: int | None
+    settings: str = ""  # the person's settings that are on, e.g. "easy,voice"
+
+    def has(self, setting: str) -> bool:
+        return setting in self.settings.split(",")
 
     @property
     def rtl(self) -> bool:
@@ -129,7 +134,7 @@ class Voices:
         self.settings = settings
         self.conversations = conversations
         self.clock = clock
-        self._defs: dict[tuple[str, str, dt.date], Conversation] = {}
+        self._defs: dict[tuple[str, str, str, dt.date], Conversation] = {}
         self._asked: dict[int, int] = {}  # session id -> message id of the last question sent
         self._marks: dict[int, tuple[int, int | None]] = {}  # delivery marks not yet written
         self._flusher: asyncio.Task[None] | None = None
@@ -149,10 +154,14 @@ class Voices:
         return self.text(language, key, team=s.help_team, phone=s.help_phone, email=s.help_email,
                          hours=s.help_hours)
 
-    def definition(self, conversation_id: str, language: str) -> Conversation:
-        """``conversation_id`` in ``language``, with today's dates filled in (cached per day)."""
+    def definition(self, conversation_id: str, language: str, settings: str = "") -> Conversation:
+        """``conversation_id`` in ``language`` and the person's track, with today's dates filled in.
+
+        ``settings`` lists the personal settings that are on (``easy``, ``screen-reader``, ...).
+        Cached per day, language and settings.
+        """
         today = self.clock().date()
-        key = (conversation_id, language, today)
+        key = (conversation_id, language, settings, today)
         found = self._defs.get(key)
         if found is None:
             if len(self._defs) > 500:
@@ -163,9 +172,12 @@ class Voices:
                 "contact": self._contact(language),
                 "privacy_url": self.settings.privacy_url,
                 "read_by": format_date(read_by, "EEEE d MMMM", locale=_babel_locale(language)),
+                "settings_on": settings,
             }
+            on = set(settings.split(","))
             source = self.conversations[conversation_id]
-            found = localise(source, self.translate(language), language, values)
+            found = localise(source, self.translate(language), language, values, easy="easy" in on,
+                             plain="screen-reader" in on)
             self._defs[key] = found
         return found
 
@@ -212,7 +224,10 @@ class Voices:
             saved = await self._save_session(turn, state)
             if turn.dirty:
                 await q.save_person(conn, person, turn.dirty, now)
-        return Reply(outputs, person.language, saved.id, saved.version, person.chat_id)
+        return Reply(outputs, person.language, saved.id, saved.version, person.chat_id, person.settings)
+
+    def _definition(self, turn: _Turn, conversation_id: str) -> Conversation:
+        return self.definition(conversation_id, turn.person.language, turn.person.settings)
 
     async def _person(self, conn: BaseDBAsyncClient, inc: Incoming, now: dt.datetime
                       ) -> tuple[q.Person, q.SessionRow | None]:
@@ -248,7 +263,7 @@ class Voices:
         assert turn.session is not None
         state = loads_state(turn.session.state)
         turn.base = state
-        conv = self.definition(state.conversation, turn.person.language)
+        conv = self._definition(turn, state.conversation)
         state = _upgrade(conv, state)
         return engine.step(conv, state, self._event(turn.session, inc))
 
@@ -263,7 +278,7 @@ class Voices:
 
     async def _begin(self, turn: _Turn, conversation_id: str) -> tuple[State, list[Output]]:
         """Open a conversation with a new response row."""
-        conv = self.definition(conversation_id, turn.person.language)
+        conv = self._definition(turn, conversation_id)
         turn.response_id = await q.create_response(turn.conn, turn.person, conv.id, conv.version)
         turn.base = None
         return engine.begin(conv)
@@ -300,16 +315,8 @@ class Voices:
     async def _set_profile(self, turn: _Turn, state: State, out: SetProfile
                            ) -> tuple[State, list[Output]] | None:
         p = turn.person
-        if out.key == "language":
-            p.language, p.language_confirmed = out.value, True
-            turn.dirty |= {"language", "language_confirmed"}
-            await self._stamp_response(turn, language=out.value)
-            conv = self.definition(state.conversation, out.value)
-            new_state, more = engine.step(conv, state, Repeat())
-            if not has_catalogue(self.settings.locales_dir, out.value):
-                name = BY_CODE[out.value].label if out.value in BY_CODE else out.value
-                more = [Say(self.text(DEFAULT, "no_catalogue", language=name)), *more]
-            return new_state, more
+        if out.key in REDRAWN:
+            return await self._redraw(turn, state, out)
         if out.key == "role":
             p.role, p.answered_by = out.value, ANSWERED_BY.get(out.value, "self")
             turn.dirty |= {"role", "answered_by"}
@@ -325,6 +332,22 @@ class Voices:
             p.contact_ok = out.value == "yes"
             turn.dirty.add("contact_ok")
         return None
+
+    async def _redraw(self, turn: _Turn, state: State, out: SetProfile) -> tuple[State, list[Output]]:
+        """Language or settings changed: show the current step again as the person now wants it."""
+        p, note = turn.person, []
+        if out.key == "language":
+            p.language, p.language_confirmed = out.value, True
+            turn.dirty |= {"language", "language_confirmed"}
+            await self._stamp_response(turn, language=out.value)
+            if not has_catalogue(self.settings.locales_dir, out.value):
+                name = BY_CODE[out.value].label if out.value in BY_CODE else out.value
+                note = [Say(self.text(DEFAULT, "no_catalogue", language=name))]
+        elif out.key in ("settings", "toggle"):
+            p.settings = _new_settings(p.settings, out)
+            turn.dirty.add("settings")
+        new_state, more = engine.step(self._definition(turn, state.conversation), state, Repeat())
+        return new_state, [*note, *more]
 
     async def _forget(self, turn: _Turn, state: State) -> State:
         """After a "no" to consent keep only that answer (and the language), nothing about them."""
@@ -350,7 +373,7 @@ class Voices:
         if turn.response_id is None:
             return
         await self._save_answers(turn, state)
-        conv = self.definition(state.conversation, turn.person.language)
+        conv = self._definition(turn, state.conversation)
         await q.keep_answers(turn.conn, turn.response_id, engine.route_answers(conv, state))
         await q.update_response(turn.conn, turn.response_id,
                                 {"status": "submitted", "submitted_at": turn.now}, turn.now)
@@ -428,6 +451,16 @@ class Voices:
             return None
         r = session.respondent
         return await self.handle(Incoming(r.channel, "", r.chat_id, Repeat(), key_hash=r.key_hash))
+
+
+def _new_settings(current: str, out: SetProfile) -> str:
+    """The settings after a choice in welcome (``settings``) or a tap in /settings (``toggle``)."""
+    known = {key for key, _ in engine.SETTINGS}
+    if out.key == "settings":
+        chosen = set(out.value.split(",")) & known
+    else:
+        chosen = set(current.split(",")) ^ {out.value}
+    return ",".join(sorted(chosen & known))
 
 
 def _upgrade(conv: Conversation, state: State) -> State:

@@ -51,6 +51,8 @@ class Settings:
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     conversations_dir: Path = ROOT / "conversations"
     locales_dir: Path = ROOT / "locales"
+    recordings_dir: Path = ROOT / "recordings"  # human recordings of prompts: <lang>/<key>.ogg
+    cache_dir: Path = Path("voices-cache")  # voice notes made by espeak-ng
     council_name: str = "Leicestershire County Council"
     help_team: str = "the Voices team"
     help_phone: str = ""
@@ -92,6 +94,8 @@ def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = 
         secret_key=_secret_key(env, key_path),
         conversations_dir=Path(env.get("VOICES_CONVERSATIONS_DIR") or ROOT / "conversations"),
         locales_dir=Path(env.get("VOICES_LOCALES_DIR") or ROOT / "locales"),
+        recordings_dir=Path(env.get("VOICES_RECORDINGS_DIR") or ROOT / "recordings"),
+        cache_dir=Path(env.get("VOICES_CACHE_DIR") or "voices-cache"),
         council_name=env.get("VOICES_COUNCIL_NAME") or Settings.council_name,
         help_team=env.get("VOICES_HELP_TEAM") or Settings.help_team,
         help_phone=env.get("VOICES_HELP_PHONE", ""),

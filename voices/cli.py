@@ -13,12 +13,12 @@ import sys
 from aiohttp import web
 
 from admin.app import BOT_RUNNING, make_app
-from core.check import check_conversations, format_problems
+from core.check import check_all, format_problems
 from core.definition import Conversation
 from core.languages import BY_CODE
 from core.loader import ConversationError, load_conversations
 from core.service import Voices
-from core.settings import Settings, load_settings
+from core.settings import ROOT, Settings, load_settings
 from core.storage.db import close_db, init_db
 from voices import admin_cli
 from voices.logs import setup_logging
@@ -52,8 +52,10 @@ async def serve(settings: Settings) -> None:
                   flush=True)
         if settings.bot_enabled:
             from bot.runner import TelegramChannel
+            from bot.speech import Speech
 
-            channel = TelegramChannel(settings, service)
+            speech = Speech(settings.cache_dir / "speech", settings.recordings_dir)
+            channel = TelegramChannel(settings, service, speech=speech)
             await channel.start()
             app[BOT_RUNNING] = True
             print("The Telegram bot is running (long polling).", flush=True)
@@ -95,8 +97,8 @@ async def try_conversation(settings: Settings, conversation: str | None, languag
 
 
 def check(settings: Settings) -> int:
-    problems = check_conversations(settings.conversations_dir)
-    print(format_problems(problems) if problems else "All conversation files are OK.")
+    problems = check_all(ROOT, settings.conversations_dir, settings.locales_dir)
+    print(format_problems(problems) if problems else "All conversation files and translations are OK.")
     return 1 if problems else 0
 
 

@@ -70,6 +70,8 @@ class Respondent(Model):
     consent_version = fields.CharField(max_length=32, null=True)
     consent_at = fields.DatetimeField(null=True)
     contact_ok = fields.BooleanField(default=False)
+    # Personal settings that are on, comma-separated (easy, pictures, voice, screen-reader).
+    settings = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(auto_now=True)
 
@@ -374,6 +376,52 @@ class KeywordRule(Model):
         unique_together = (("language", "keyword", "priority"),)
 
 
+# Admin (issue 3, scale): the dashboard's figures per UTC day of ``response.started_at``, one row
+# per breakdown value, so a dashboard or board report sums a few thousand rows instead of scanning
+# every response. The admin keeps it current from ``updated_at`` (admin/queries/rollup.py).
+class DashboardCount(Model):
+    id = fields.IntField(primary_key=True)
+    day = fields.CharField(max_length=10)  # "YYYY-MM-DD", UTC
+    dimension = fields.CharField(max_length=16)  # conversation, polarity, priority, role, language, age
+    value = fields.CharField(max_length=64)  # "" for "not given"
+    polarity = fields.CharField(max_length=16, default="")  # with "priority" only
+    n = fields.IntField()
+
+    class Meta:
+        app = "voices"
+        table = "dashboard_count"
+        unique_together = (("day", "dimension", "value", "polarity"),)
+
+
+# Admin (issue 3, scale): what each response is counted under in dashboard_count now, so that a
+# change is counted by subtracting the old values and adding the new (admin/queries/rollup.py).
+class DashboardResponse(Model):
+    response_id = fields.IntField(primary_key=True, generated=False)
+    day = fields.CharField(max_length=10)
+    conversation_id = fields.CharField(max_length=64)
+    polarity = fields.CharField(max_length=16, null=True)
+    priority_codes = fields.CharField(max_length=200, null=True)
+    role = fields.CharField(max_length=32, null=True)
+    language = fields.CharField(max_length=16)
+    age_band = fields.CharField(max_length=16, null=True)
+
+    class Meta:
+        app = "voices"
+        table = "dashboard_response"
+
+
+# Admin (issue 3, scale): how far one of the admin's derived tables has caught up with the bot's
+# writes (the newest ``updated_at`` and the highest id it has taken in).
+class AdminMark(Model):
+    name = fields.CharField(max_length=32, primary_key=True)
+    at = fields.DatetimeField(null=True)
+    last_id = fields.BigIntField(default=0)
+
+    class Meta:
+        app = "voices"
+        table = "admin_mark"
+
+
 __all__ = [
     "ADMIN_ROLES",
     "ANSWERED_BY",
@@ -386,12 +434,15 @@ __all__ = [
     "REVIEW_STATUSES",
     "ROLES",
     "AdminInvite",
+    "AdminMark",
     "AdminSession",
     "AdminUser",
     "Answer",
     "AnswerPriority",
     "AuditEvent",
     "BoardQuote",
+    "DashboardCount",
+    "DashboardResponse",
     "InboxUpdate",
     "KeywordRule",
     "Priority",

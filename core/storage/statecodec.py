@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from core.model import Answer, AnswerKind, Interrupt, State, Status, VoiceNote
 
 FORMAT_VERSION = 1
 
-_KINDS = frozenset(("choice", "multi", "text", "voice", "skipped"))
-_STATUSES = frozenset(("active", "paused", "done"))
-_INTERRUPTS = frozenset(("", "language", "restart"))
+_KINDS = frozenset(get_args(AnswerKind))
+_STATUSES = frozenset(get_args(Status))
+_INTERRUPTS = frozenset(get_args(Interrupt))
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode

@@ -22,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core.storage import models as m
 
 PERSON_COLUMNS = ("id", "channel", "chat_id", "language", "language_confirmed", "role", "answered_by",
-                  "age_band", "consent", "consent_version", "consent_at", "contact_ok")
+                  "age_band", "consent", "consent_version", "consent_at", "contact_ok", "settings")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Person:
     consent_version: str | None = None
     consent_at: dt.datetime | str | None = None
     contact_ok: bool = False
+    settings: str = ""  # personal settings that are on, comma-separated: easy, pictures, voice, ...
 
 
 @dataclass

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from bot.runner import TelegramChannel
+from bot.speech import Speech
 from core.loader import load_conversations
 from core.service import Voices
 from core.settings import ROOT, Secret, Settings
@@ -41,10 +43,11 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def harness(db: str, fake: FakeBotAPI) -> AsyncIterator[Harness]:
+async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = make_settings(db, fake)
     service = Voices(settings, load_conversations(settings.conversations_dir))
-    channel = TelegramChannel(settings, service, poll_timeout=1)
+    speech = Speech(tmp_path / "speech", tmp_path / "recordings")
+    channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech)
     await channel.start()
     try:
         yield Harness(fake, channel, service, settings)
@@ -59,4 +62,4 @@ async def say(user: FakeUser, text: str, quiet: float = 0.15) -> list[SentMessag
     return first + await user.settle(quiet=quiet)
 
 
-WELCOME_TO_FEEDBACK = ["/start", "English", "1", "2", "Next", "Next", "1"]
+WELCOME_TO_FEEDBACK = ["/start", "English", "None of these", "Done", "1", "2", "Next", "Next", "1"]

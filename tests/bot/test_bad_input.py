@@ -32,7 +32,7 @@ async def test_awkward_text_is_stored_exactly_and_echoed_safely(harness: Harness
     await at_text_question(user)
     await say(user, text)
     replies = await say(user, "/skip")
-    assert replies[-1].buttons == ["Send my answers"]
+    assert replies[-1].buttons == ["Send my answers", "Listen 🔊"]
     answer = await m.Answer.get(step_id="tell-bad")
     assert answer.text == text
     assert harness.fake.errors == []  # never "can't parse entities", never "message is too long"
@@ -76,7 +76,7 @@ async def test_after_two_misses_skip_and_help_are_offered(harness: Harness) -> N
     await through_welcome(user)
     await say(user, "banana")
     replies = await say(user, "42")
-    assert replies[-1].buttons[-1] == "Help"
+    assert replies[-1].buttons[-2:] == ["Help", "Listen 🔊"]
     replies = await say(user, "Help")
     assert any("0116 000 0000" in (r.text or "") for r in replies)
     assert replies[-1].text.startswith("Question 1 of 4")

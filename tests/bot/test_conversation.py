@@ -23,27 +23,32 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
     assert replies[-1].text == "Which language do you want to use?"
     assert replies[-1].buttons[0] == "English" and "ગુજરાતી (Gujarati)" in replies[-1].buttons
     replies = await say(user, "English")
-    assert replies[-1].text == "Who is answering?" and len(replies[-1].buttons) == 4
+    assert replies[-1].text.endswith("What would help you?")
+    assert replies[-1].buttons[:5] == ["Simpler words", "Pictures", "Read out loud", "Screen reader",
+                                       "None of these"]
+    await say(user, "None of these")
+    replies = await say(user, "Done")
+    assert replies[-1].text == "Who is answering?" and len(replies[-1].buttons) == 5
     replies = await say(user, "A young person")
     assert replies[-1].text == "How old is the young person?"
     replies = await say(user, "13 to 15")
     assert "robot from Leicestershire County Council" in replies[-1].text
-    assert replies[-1].buttons == ["Next"]
+    assert replies[-1].buttons == ["Next", "Listen 🔊"]
     replies = await say(user, "Next")
-    assert replies[-1].buttons == ["Next", "Tell me more"]
+    assert replies[-1].buttons == ["Next", "Tell me more", "Listen 🔊"]
     await say(user, "Next")
     replies = await say(user, "Yes, that is OK")
     assert replies[-1].text.startswith("Question 1 of 4\n")
     replies = await say(user, "School or college")
     assert replies[-1].text == "Question 2 of 4\nHow is it going?"
     replies = await say(user, "Going well 🙂")
-    assert replies[-1].removes_keyboard and replies[-1].text.startswith("Question 3 of 4")
+    assert replies[-1].buttons == ["Listen 🔊"] and replies[-1].text.startswith("Question 3 of 4")
     await say(user, "My teacher gives me more time.")
     replies = await say(user, "/skip")
     summary, question = replies[-2], replies[-1]
     assert "3. What you told us: My teacher gives me more time." in summary.text
     assert [text for text, _ in summary.inline][:2] == ["Change 1", "Change 2"]
-    assert question.buttons == ["Send my answers"]
+    assert question.buttons == ["Send my answers", "Listen 🔊"]
     replies = await say(user, "Send my answers")
     assert "will read your answers by" in replies[-1].text and replies[-1].removes_keyboard
 
@@ -64,7 +69,7 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
 
 async def test_commands_and_descriptions_are_registered(harness: Harness) -> None:
     names = harness.fake.command_names()
-    assert names == ["start", "help", "back", "skip", "stop", "language", "privacy"]
+    assert names == ["start", "help", "back", "skip", "stop", "language", "settings", "privacy"]
     assert harness.fake.descriptions[""].startswith("I am a robot from Leicestershire County Council.")
     assert "Leicestershire County Council" in harness.fake.short_descriptions[""]
 
@@ -85,7 +90,7 @@ async def test_several_users_at_once_never_see_each_others_answers(harness: Harn
         assert f"secret words of user {n}" not in texts  # not echoed before the check step
         others = [f"secret words of user {k}" for k in range(6) if k != n]
         assert not any(o in texts for o in others)
-        assert user.last_keyboard() == ["Skip"] or user.sent[-1].removes_keyboard
+        assert user.last_keyboard() == ["Listen 🔊"]
     rows = await m.Answer.filter(step_id="tell-bad").prefetch_related("response__respondent")
     by_chat = {a.response.respondent.chat_id: a.text for a in rows}
     assert by_chat == {2000 + n: f"secret words of user {n}" for n in range(6)}
@@ -134,7 +139,7 @@ async def test_start_mid_survey_offers_carry_on_or_start_again(harness: Harness)
     await through_welcome(user)
     await say(user, "School or college")
     replies = await say(user, "/start")
-    assert replies[-1].buttons == ["Carry on", "Start again"]
+    assert replies[-1].buttons == ["Carry on", "Start again", "Listen 🔊"]
     replies = await say(user, "Start again")
     assert replies[-1].text.startswith("Question 1 of 4")
     statuses = sorted(await m.Response.filter(conversation_id="feedback").values_list("status", flat=True))

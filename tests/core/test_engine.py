@@ -17,6 +17,7 @@ from core.model import (
     Finished,
     Media,
     Output,
+    ReadAloud,
     Repeat,
     Restart,
     Say,
@@ -153,14 +154,14 @@ def test_unmatched_reply_is_reasked_kindly(reply: str) -> None:
     assert state.current == "area" and state.tries == 1 and not state.answers
     assert ask.text.startswith("Sorry, I did not understand that.")
     assert ask.text.endswith("What do you want to tell us about?")  # the question stays last
-    assert [b.id for b in ask.buttons] == ["school", "health", "other"]
+    assert [b.id for b in ask.buttons] == ["school", "health", "other", "_listen"]
 
 
 def test_after_two_misses_skip_and_help_are_offered_and_never_a_restart() -> None:
     state, outputs = run(FEEDBACK, [T("1"), T("hmm"), T("hmm")])
     ask = asks(outputs)
     assert state.current == "how" and state.tries == 2
-    assert [b.label for b in ask.buttons][-1] == "Help"
+    assert [b.label for b in ask.buttons][-2:] == ["Help", "Listen 🔊"]
     assert "tap Help" in ask.text
     state, outputs = run(FEEDBACK, [T("hmm"), T("hmm"), T("hmm")], state)
     assert state.current == "how" and state.answers["area"].options == ("school",)
@@ -294,7 +295,7 @@ def test_stop_pauses_and_any_message_resumes_at_the_same_question() -> None:
 def test_start_mid_conversation_offers_carry_on_or_start_again(choice: str, restarts: bool) -> None:
     state, outputs = run(FEEDBACK, [T("1"), Command("start")])
     ask = asks(outputs)
-    assert [b.label for b in ask.buttons] == ["Carry on", "Start again"]
+    assert [b.label for b in ask.buttons] == ["Carry on", "Start again", "Listen 🔊"]
     state, outputs = run(FEEDBACK, [T(choice)], state)
     assert any(isinstance(o, Restart) for o in outputs) is restarts
     assert state.answers["area"].options == ("school",)  # answers kept either way
@@ -432,7 +433,7 @@ def test_info_step_text_is_filled_and_tell_me_more_works() -> None:
     state, outputs = run(WELCOME, [T("English"), T("2")])
     ask = asks(outputs)
     assert ask.text == "I am a robot from Test Council."
-    assert [b.label for b in ask.buttons] == ["Next", "Tell me more"]
+    assert [b.label for b in ask.buttons] == ["Next", "Tell me more", "Listen 🔊"]
     for more in (T("Tell me more"), Action("more", "about", state.seq)):
         after, outputs = run(WELCOME, [more], state)
         assert isinstance(outputs[0], Say) and outputs[0].text == "Here is more about us."
@@ -479,3 +480,45 @@ def test_the_language_the_user_has_now_is_listed_first_and_numbers_follow_the_li
     assert [b.id for b in asks(outputs).buttons][:2] == ["pl", "en"]
     _, outputs = run(polish, [T("1")])
     assert outputs == [SetProfile("language", "pl")]
+
+
+# ---- listening and personal settings --------------------------------------------------------
+
+def test_every_question_can_be_read_aloud_with_its_buttons() -> None:
+    state, outputs = run(FEEDBACK, [T("1")])
+    assert asks(outputs).buttons[-1].label == "Listen 🔊"
+    after, outputs = run(FEEDBACK, [T("Listen 🔊")], state)
+    assert after == state
+    assert len(outputs) == 1 and isinstance(outputs[0], ReadAloud)
+    assert outputs[0].ask.text == "Question 2 of 3\nHow is it going?"
+    assert [b.id for b in outputs[0].ask.buttons] == ["good", "ok", "bad", "_listen"]
+
+
+def test_the_language_list_has_no_listen_button() -> None:
+    _, outputs = engine.begin(WELCOME)
+    assert "_listen" not in [b.id for b in asks(outputs).buttons]
+
+
+def test_screen_reader_mode_drops_the_decorative_emoji() -> None:
+    reader = replace(FEEDBACK, ui={**UI, "settings_on": "screen-reader"})
+    _, outputs = engine.begin(reader)
+    assert asks(outputs).buttons[-1].label == "Listen"
+
+
+@pytest.mark.parametrize(
+    ("tap", "expected"),
+    [("Simpler words", [SetProfile("toggle", "easy")]), ("Read out loud", [SetProfile("toggle", "voice")]),
+     ("Done", [SetProfile("settings_done", "")])],
+)
+def test_settings_command_toggles_and_returns(tap: str, expected: list[Output]) -> None:
+    on = replace(FEEDBACK, ui={**UI, "settings_on": "voice"})
+    state, _ = run(on, [T("1")])
+    asking, outputs = run(on, [Command("settings")], state)
+    ask = asks(outputs)
+    assert "Simpler words: off. Pictures: off. Read out loud: on. Screen reader: off." in ask.text
+    assert [b.label for b in ask.buttons] == ["Simpler words", "Pictures", "Read out loud", "Screen reader",
+                                              "Done"]
+    after, outputs = run(on, [T(tap)], asking)
+    assert outputs == expected
+    assert after.current == "how" and after.answers == state.answers
+    assert (after.interrupt == "") == (tap == "Done")

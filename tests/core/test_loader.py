@@ -530,6 +530,7 @@ def test_shipped_objects_are_built_with_lines() -> None:
     assert welcome.path.endswith("welcome.yaml") and welcome.version == 1
     assert [s.id for s in welcome.steps] == [
         "language",
+        "settings",
         "who",
         "age",
         "about",

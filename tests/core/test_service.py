@@ -38,7 +38,7 @@ def question(reply: Reply) -> str:
 
 async def test_saying_no_to_consent_keeps_nothing_about_the_person(db: str) -> None:
     service = make_service(db)
-    for text in ["/start", "English", "A young person", "Under 13", "Next", "Next"]:
+    for text in ["/start", "English", "None of these", "Done", "A young person", "Under 13", "Next", "Next"]:
         await turn(service, text if not text.startswith("/") else Command("start"))
     reply = await turn(service, "No thanks")
     assert "come back at any time" in reply.outputs[-1].text  # type: ignore[union-attr]
