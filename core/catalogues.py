@@ -25,7 +25,9 @@ METHODS = [
 ]
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 _COMMAND = re.compile(r"(?<![\w/])/[a-z]+\b")
-_WORD = re.compile(r"[\w'’]+")
+# Words are split on spaces and punctuation, not matched with \w: in Gujarati, Punjabi and
+# Bengali the vowel signs are combining marks, which \w does not match.
+_GAP = re.compile(r"[\s,.;:!?؟۔।\-–—/()\"“”«»„]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟۔।])\s+")
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
 
@@ -93,7 +95,7 @@ def _faithful(source: str, translated: str) -> list[str]:
 def _plain(text: str, source: Source) -> list[str]:
     limits: Limits = EASY if source.easy else STANDARD
     track = " (Easy Read)" if source.easy else ""
-    words = len(_WORD.findall(_PLACEHOLDER.sub("x", text)))
+    words = _words(_PLACEHOLDER.sub("x", text))
     reasons = []
     if _EMOJI.search(text):
         reasons.append("no emoji in texts or buttons (T8)")
@@ -107,9 +109,13 @@ def _plain(text: str, source: Source) -> list[str]:
         reasons.append(f"{words} words; at most {limits.message_words}{track} (T4)")
     if len(sentences) > limits.sentences:
         reasons.append(f"{len(sentences)} sentences; at most {limits.sentences}{track} (T5)")
-    if any(len(_WORD.findall(s)) > limits.sentence_words for s in sentences):
+    if any(_words(s) > limits.sentence_words for s in sentences):
         reasons.append(f"a sentence over {limits.sentence_words} words{track} (T3)")
     return reasons
+
+
+def _words(text: str) -> int:
+    return sum(1 for token in _GAP.split(text) if any(ch.isalnum() for ch in token))
 
 
 def _clip(text: str, size: int = 40) -> str:

@@ -7,6 +7,7 @@ The ``.po`` files are compiled in memory the first time a language is used, so t
 from __future__ import annotations
 
 import gettext
+import re
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -47,14 +48,18 @@ def has_catalogue(locales_dir: Path, language: str) -> bool:
     return language == "en" or po_path(locales_dir, language).exists()
 
 
+_REVIEW = re.compile(r'^"X-Review-Status:\s*(.*?)\\n"\s*$', re.M)
+
+
 def review_status(locales_dir: Path, language: str) -> str:
-    """The catalogue's ``X-Review-Status`` header: who has checked the translation so far."""
+    """The catalogue's ``X-Review-Status`` header: who has checked the translation so far.
+
+    Read from the file itself: babel drops header fields it does not know.
+    """
     if language == "en":
         return "source"
-    catalogue = read_catalogue(locales_dir, language)
-    if catalogue is None:
+    path = po_path(locales_dir, language)
+    if not path.exists():
         return "missing"
-    for key, value in catalogue.mime_headers:
-        if key.lower() == "x-review-status":
-            return value
-    return "not stated"
+    found = _REVIEW.search(path.read_text(encoding="utf-8"))
+    return found.group(1).strip() if found else "not stated"

@@ -29,7 +29,7 @@ UI: dict[str, str] = {
     "back_first": N_("This is the first question. There is nothing to go back to."),
     "your_answer": N_("Your answer was: {answer}"),
     "stopped": N_(
-        "OK, we have stopped. Your answers are saved. Send me any message when you want to carry on."
+        "OK, we have stopped. We have saved your answers. Send me any message when you want to carry on."
     ),
     "welcome_back": N_("Welcome back. We will carry on where you stopped."),
     "moved_on": N_("That question has moved on. Here is the question now."),
