@@ -28,7 +28,8 @@ from bot.speech import Speech
 from bot.updates import Parsed, parse
 from core.i18n import has_catalogue
 from core.languages import BY_CODE, LANGUAGES
-from core.service import Incoming, Reply, Voices
+from core.model import Event, Voice
+from core.service import Clip, Incoming, Reply, Voices
 from core.settings import Settings
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
 from core.texts import N_, UI, fill
@@ -40,6 +41,8 @@ log = logging.getLogger("voices.bot")
 warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage|sendVoice)",
                         category=PTBUserWarning)
 SOURCE = "telegram"
+MAX_VOICE_BYTES = 10 * 1024 * 1024  # Telegram lets bots download up to 20 MB
+MAX_VOICE_SECONDS = 5 * 60
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 COMMAND_HELP = {
     "start": N_("Start, or start again"),
@@ -207,14 +210,19 @@ class TelegramChannel:
         try:
             if parsed.callback_id:
                 await self._answer_callback(parsed.callback_id)
-            if parsed.kind == "event" and parsed.event is not None and parsed.user_id is not None:
-                reply = await self.service.handle(Incoming(
-                    SOURCE, str(parsed.user_id), parsed.chat_id, parsed.event, message_id=parsed.message_id,
-                    language_hint=parsed.language_hint, update_id=update_id,
-                    action_session=parsed.action_session))
-                if reply is not None and parsed.chat_id is not None:
-                    await self._send(parsed.chat_id, reply)
-                return
+            event = parsed.event
+            if parsed.kind == "event" and event is not None and parsed.user_id is not None:
+                clip, refused = await self._voice_clip(str(parsed.user_id), event)
+                if refused:
+                    parsed = replace(parsed, kind="voice-too-long")
+                else:
+                    reply = await self.service.handle(Incoming(
+                        SOURCE, str(parsed.user_id), parsed.chat_id, event,
+                        message_id=parsed.message_id, language_hint=parsed.language_hint,
+                        update_id=update_id, action_session=parsed.action_session, clip=clip))
+                    if reply is not None and parsed.chat_id is not None:
+                        await self._send(parsed.chat_id, reply)
+                    return
             if await inbox_mark_done(update_id):
                 await self._side_reply(parsed)
         except Exception as exc:
@@ -228,9 +236,35 @@ class TelegramChannel:
             await self._send_text(parsed.chat_id, self.service.text("en", "group"))
             with contextlib.suppress(BadRequest, Forbidden):
                 await self.bot.leave_chat(parsed.chat_id)
-        elif parsed.kind == "edited" and parsed.user_id is not None:
+        elif parsed.kind in ("edited", "voice-too-long") and parsed.user_id is not None:
             language = await self.service.language_of(SOURCE, str(parsed.user_id))
-            await self._send_text(parsed.chat_id, self.service.text(language, "edited"))
+            key = "edited" if parsed.kind == "edited" else "voice_too_long"
+            await self._send_text(parsed.chat_id, self.service.text(language, key))
+
+    async def _voice_clip(self, user: str, event: Event) -> tuple[Clip | None, bool]:
+        """Download a voice note that answers the current question: (its audio, refused as too long).
+
+        Nothing is fetched unless the question takes a voice note. Files over the size or length
+        limit are refused; a download that fails or is not audio leaves the answer without audio.
+        """
+        if not isinstance(event, Voice) or not await self.service.accepts_voice(SOURCE, user):
+            return None, False
+        note = event.note
+        if note.size > MAX_VOICE_BYTES or note.duration > MAX_VOICE_SECONDS:
+            return None, True
+        try:
+            file = await self.bot.get_file(note.file_id)
+            if (file.file_size or 0) > MAX_VOICE_BYTES:
+                return None, True
+            data = bytes(await file.download_as_bytearray())
+        except (NetworkError, TimedOut, BadRequest) as exc:
+            log.warning("could not download a voice note: %s", type(exc).__name__)
+            return None, False
+        mime = _audio_type(data)
+        if mime is None or len(data) > MAX_VOICE_BYTES:
+            log.warning("a voice note was not audio, or too big; kept without its audio")
+            return None, False
+        return Clip(note.file_id, mime, data), False
 
     async def _failed(self, update_id: int, parsed: Parsed, exc: Exception) -> None:
         log.error("update %s failed: %s", update_id, type(exc).__name__)
@@ -312,6 +346,17 @@ class TelegramChannel:
                 log.warning("Telegram refused a message: %s", type(exc).__name__)
                 return None
         return None
+
+
+def _audio_type(data: bytes) -> str | None:
+    """The type of a voice note's audio from its first bytes (Telegram sends OGG/Opus)."""
+    if data.startswith(b"OggS"):
+        return "audio/ogg"
+    if data.startswith(b"ID3") or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if data[4:8] == b"ftyp":
+        return "audio/mp4"
+    return None
 
 
 def _seconds(value: float | dt.timedelta) -> float:

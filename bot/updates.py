@@ -19,7 +19,7 @@ MEDIA_KINDS = ("sticker", "photo", "video", "video_note", "animation", "audio", 
 _COMMAND = re.compile(r"^/([A-Za-z]+)(?:@[A-Za-z0-9_]+)?(?:\s.*)?$", re.S)
 _CALLBACK = re.compile(r"^(\d{1,12}):(\d{1,9}):([a-z]{1,12}):([a-z0-9-]{0,40})$")
 
-Kind = Literal["event", "group", "edited", "ignore"]
+Kind = Literal["event", "group", "edited", "ignore", "voice-too-long"]
 
 
 @dataclass(frozen=True)

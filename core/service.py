@@ -62,6 +62,15 @@ class AlreadyProcessed(Exception):
 
 
 @dataclass(frozen=True)
+class Clip:
+    """A downloaded voice note: kept with the answer it gives."""
+
+    file_id: str
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Incoming:
     channel: str
     external_id: str
@@ -73,6 +82,7 @@ class Incoming:
     action_session: int | None = None  # the session id an inline button was made for
     key_hash: str | None = None  # instead of external_id, when only the hash is known
     open_conversation: str | None = None  # start this conversation now (``voices try NAME``)
+    clip: Clip | None = None  # the audio of a voice note sent as this answer
     language: str | None = None  # set the respondent's language first (``voices try --lang``)
 
 
@@ -105,6 +115,7 @@ class _Turn:
     base: State | None  # the stored state at the start of the turn (for this response)
     now: dt.datetime
     dirty: set[str] = field(default_factory=set)
+    clip: Clip | None = None
 
 
 def _answer_row(conv: Conversation, answer: Answer, language: str) -> tuple[q.AnswerRow, list[str]]:
@@ -186,6 +197,22 @@ class Voices:
     def key(self, channel: str, external_id: str) -> str:
         return m.respondent_key(self.settings.secret_key.get(), channel, external_id)
 
+    async def accepts_voice(self, channel: str, external_id: str) -> bool:
+        """Whether this person's current step takes a voice note as its answer.
+
+        Asked before a voice note is downloaded, so that nothing is fetched for a question that
+        would not keep it.
+        """
+        async with in_transaction() as conn:
+            _, session = await q.load(conn, self.key(channel, external_id))
+        if session is None:
+            return False
+        state = loads_state(session.state)
+        if state.status != "active" or state.interrupt or state.conversation not in self.conversations:
+            return False
+        conv = self.conversations[state.conversation]
+        return conv.has_step(state.current) and conv.step(state.current).kind == "text"
+
     async def language_of(self, channel: str, external_id: str) -> str:
         """The language a person chose, for replies outside a turn (English if unknown)."""
         found = await m.Respondent.filter(key_hash=self.key(channel, external_id)) \
@@ -212,7 +239,8 @@ class Voices:
             if inc.update_id is not None and not await q.claim_update(conn, inc.update_id, now):
                 raise AlreadyProcessed()
             person, session = await self._person(conn, inc, now)
-            turn = _Turn(conn, person, session, session.response_id if session else None, None, now)
+            turn = _Turn(conn, person, session, session.response_id if session else None, None, now,
+                         clip=inc.clip)
             if inc.open_conversation is not None:
                 state, outputs = await self._open(turn, inc)
             elif session is None:
@@ -392,8 +420,11 @@ class Voices:
         for step_id, answer in state.answers.items():
             if before.get(step_id) != answer:
                 row, codes = _answer_row(conv, answer, turn.person.language)
-                await q.save_answer(turn.conn, turn.response_id, step_id, row, codes, turn.now,
-                                    replaces=step_id in before)
+                answer_id = await q.save_answer(turn.conn, turn.response_id, step_id, row, codes, turn.now,
+                                                replaces=step_id in before)
+                clip = turn.clip
+                if clip is not None and answer.voice is not None and answer.voice.file_id == clip.file_id:
+                    await q.save_clip(turn.conn, answer_id, clip.mime, clip.data)
         turn.base = state
 
     async def _save_session(self, turn: _Turn, state: State) -> q.SessionRow:

@@ -148,14 +148,19 @@ async def add_quote(request: web.Request) -> web.Response:
 
 @requires("viewer")
 async def voice(request: web.Request) -> web.Response:
-    """A voice answer's audio. Demo data has placeholders: one second of silence."""
+    """A voice answer's audio, as the bot downloaded it. Demo data has placeholders: silence."""
     response = await _response(request)
     answer_id = request.match_info["answer"]
     valid = answer_id.isdigit() and len(answer_id) < 12
+    clip = await m.VoiceClip.filter(answer_id=int(answer_id), answer__response_id=response.id).first() \
+        if valid else None
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if clip is not None:
+        return web.Response(body=bytes(clip.data), content_type=clip.mime, headers=headers)
     found = await responses.voice_file(response, int(answer_id)) if valid else None
     if found is None or not found.startswith("demo-"):
         raise web.HTTPNotFound(text="This recording is not stored here.")
-    return web.Response(body=SILENCE, content_type="audio/wav")
+    return web.Response(body=SILENCE, content_type="audio/wav", headers=headers)
 
 
 def _silence(seconds: float = 1.0, rate: int = 8000) -> bytes:

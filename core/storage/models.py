@@ -223,6 +223,23 @@ class AnswerPriority(Model):
         indexes = (Index(fields=("priority_id",), name="answer_priority_priority"),)
 
 
+# The audio of a voice answer, downloaded when the answer was given (size- and type-checked), so
+# that it can be played in the admin and erased with the answer.
+class VoiceClip(Model):
+    id = fields.IntField(primary_key=True)
+    answer: fields.OneToOneRelation[Answer] = fields.OneToOneField(
+        "voices.Answer", related_name="clip", on_delete=fields.CASCADE
+    )
+    mime = fields.CharField(max_length=32)
+    size = fields.IntField()
+    data = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = "voices"
+        table = "voice_clip"
+
+
 # A durable copy of an incoming update, so that each is processed at most once.
 class InboxUpdate(Model):
     update_id = fields.BigIntField(primary_key=True, generated=False)
@@ -451,6 +468,7 @@ __all__ = [
     "ResponseCode",
     "ResponseNote",
     "Session",
+    "VoiceClip",
     "new_ref",
     "respondent_key",
 ]

@@ -223,3 +223,10 @@ async def mark_delivered(conn: BaseDBAsyncClient, marks: Sequence[tuple[int, int
             sql(conn, "UPDATE session SET delivered_version = ?, "
                       "asked_message_id = COALESCE(?, asked_message_id) WHERE id = ? AND version = ?"),
             [[version, message_id, session_id, version] for session_id, version, message_id in marks])
+
+
+async def save_clip(conn: BaseDBAsyncClient, answer_id: int, mime: str, data: bytes) -> None:
+    """Keep the audio of a voice answer with it (a new recording replaces the old one)."""
+    await execute(conn, "DELETE FROM voice_clip WHERE answer_id = ?", (answer_id,))
+    await execute(conn, "INSERT INTO voice_clip (answer_id, mime, size, data, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)", (answer_id, mime, len(data), data, dt.datetime.now(dt.UTC)))

@@ -159,3 +159,16 @@ async def test_viewer_cannot_export(admin: Admin) -> None:
 
 def test_safe() -> None:
     assert safe("=1") == "'=1" and safe("ok") == "ok" and safe(None) == "" and safe(-1) == "'-1"
+
+
+async def test_a_downloaded_voice_answer_plays_in_the_admin(admin: Admin, officer: m.AdminUser) -> None:
+    response = await _response("")
+    answer = await m.Answer.create(response=response, step_id="more", kind="voice", question="Anything else?",
+                                   voice_file_id="tg-file-1", voice_duration=3, language="en", label="")
+    await m.VoiceClip.create(answer=answer, mime="audio/ogg", size=9, data=b"OggS-test")
+    found = await admin.client.get(f"/responses/{response.ref}/voice/{answer.id}")
+    assert found.status == 200 and found.content_type == "audio/ogg"
+    assert await found.read() == b"OggS-test"
+    other = await _response("")
+    wrong = await admin.client.get(f"/responses/{other.ref}/voice/{answer.id}")  # not this response's
+    assert wrong.status == 404

@@ -69,6 +69,21 @@ async def test_media_where_text_is_expected_and_a_voice_note_is_an_answer(harnes
     answer = await m.Answer.get(step_id="tell-bad")
     assert answer.kind == "voice" and answer.voice_duration == 4 and answer.voice_file_id
     assert answer.text is None
+    clip = await m.VoiceClip.get(answer_id=answer.id)  # downloaded and kept with the answer
+    assert (bytes(clip.data), clip.mime, clip.size) == (b"OggS voice bytes", "audio/ogg", 16)
+
+
+async def test_a_voice_note_that_is_too_long_or_not_audio(harness: Harness) -> None:
+    user = harness.fake.user(4011)
+    await at_text_question(user)
+    await user.send_voice(b"OggS long", duration=400)
+    replies = await user.replies(1)
+    assert replies[-1].text == "That voice note is too long for me. Please send one under 5 minutes."
+    assert await m.Answer.filter(step_id="tell-bad").count() == 0
+    await user.send_voice(b"MZ\x90\x00 not audio at all", duration=3)
+    replies = await user.replies(1)
+    assert replies[-1].text.startswith("Question 4 of 4")  # the answer counts, the file is not kept
+    assert await m.VoiceClip.all().count() == 0
 
 
 async def test_after_two_misses_skip_and_help_are_offered(harness: Harness) -> None:
