@@ -152,9 +152,9 @@ def _text(conv: Conversation, current: Step) -> str:
     return f"{progress}\n{question}" if progress else question
 
 
-def _option_label(opt: Option) -> str:
-    """The label, with the option's emoji after the words (localise drops it for screen readers)."""
-    return f"{opt.label} {opt.symbol}" if opt.symbol else opt.label
+def _option_label(conv: Conversation, opt: Option) -> str:
+    """The label, with the option's emoji after the words (none in screen-reader mode)."""
+    return _decorated(conv, opt.label, opt.symbol) if opt.symbol else opt.label
 
 
 def _ask_settings(conv: Conversation, state: State, prefix: str) -> Ask:
@@ -176,7 +176,7 @@ def _controls(conv: Conversation, state: State, current: Step) -> tuple[Button, 
 
 
 def _ask_question(conv: Conversation, state: State, current: Step, prefix: str) -> Ask:
-    buttons = tuple(Button(o.id, _option_label(o)) for o in current.options)
+    buttons = tuple(Button(o.id, _option_label(conv, o), picture=o.symbol) for o in current.options)
     if current.kind == "multi":
         buttons += (Button(DONE, current.done or ui(conv, "done")),)
     if current.kind == "text" and current.skip and state.tries >= 2:
@@ -375,7 +375,7 @@ def _options(conv: Conversation, current: Step) -> list[tuple[str, str]]:
     """(id, label) pairs for a choice step, in the order shown."""
     if current.kind == "language":
         return [(lang.code, lang.label) for lang in _languages(conv)]
-    return [(o.id, _option_label(o)) for o in current.options]
+    return [(o.id, _option_label(conv, o)) for o in current.options]
 
 
 def match(conv: Conversation, current: Step, text: str) -> str | None:
@@ -426,8 +426,15 @@ def _answer_choice(conv: Conversation, state: State, current: Step, event: Event
     return _choose(conv, state, current, (chosen,))
 
 
+def _plain_labels(conv: Conversation, current: Step) -> dict[str, str]:
+    """Option labels without their emoji: how an answer reads back and is stored."""
+    if current.kind == "language":
+        return dict(_options(conv, current))
+    return {o.id: o.label for o in current.options}
+
+
 def _choose(conv: Conversation, state: State, current: Step, chosen: Sequence[str]) -> Result:
-    labels = dict(_options(conv, current))
+    labels = _plain_labels(conv, current)
     label = ", ".join(labels[c] for c in chosen)
     kind: AnswerKind = "multi" if current.kind == "multi" else "choice"
     answer = Answer(current.id, kind, _question(conv, current), options=tuple(chosen), label=label)
@@ -454,7 +461,7 @@ def _answer_multi(conv: Conversation, state: State, current: Step, text: str, do
         picked ^= {option_id}
     order = [o.id for o in current.options]
     new = replace(state, picked=tuple(sorted(picked, key=order.index)), tries=0, seq=state.seq + 1)
-    labels = dict(_options(conv, current))
+    labels = _plain_labels(conv, current)
     note = ui(conv, "picked", labels=", ".join(labels[p] for p in new.picked)) if new.picked else ""
     return new, show(conv, new, note)
 

@@ -107,6 +107,7 @@ Event = Union[Text, Voice, Media, Command, Action, Repeat, Stale]
 class Button:
     id: str  # option id, or a control id such as "_skip", "_help", "_done"
     label: str
+    picture: str = ""  # the option's symbol (an emoji), shown as a picture when pictures are on
 
 
 @dataclass(frozen=True)

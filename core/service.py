@@ -187,8 +187,7 @@ class Voices:
             }
             on = set(settings.split(","))
             source = self.conversations[conversation_id]
-            found = localise(source, self.translate(language), language, values, easy="easy" in on,
-                             plain="screen-reader" in on)
+            found = localise(source, self.translate(language), language, values, easy="easy" in on)
             self._defs[key] = found
         return found
 

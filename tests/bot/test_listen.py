@@ -29,7 +29,7 @@ async def test_listen_sends_the_question_as_a_voice_note_with_its_keyboard(harne
     voice = replies[-1]
     assert voice.method == "sendVoice"
     assert voice.caption == "Question 1 of 4\nWhat do you want to tell us about?"
-    assert voice.buttons[0] == "School or college" and voice.buttons[-1] == "Listen 🔊"
+    assert voice.buttons[0] == "School or college 🏫" and voice.buttons[-1] == "Listen 🔊"
     assert voice.voice is not None and len(voice.voice) < 1_000_000
     assert "codec_name=opus|sample_rate=48000|channels=1" in probe(voice.voice)
     replies = await say(user, "Listen 🔊")  # the second time Telegram's copy is re-used

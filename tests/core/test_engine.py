@@ -251,7 +251,7 @@ def test_back_returns_to_the_previous_answer_and_changing_it_takes_the_new_branc
     state, outputs = run(FEEDBACK, [Command("back")], state)
     assert state.current == "tell-good"
     state, outputs = run(FEEDBACK, [Command("back")], state)
-    assert state.current == "how" and asks(outputs).text.startswith("Your answer was: Going well 🙂")
+    assert state.current == "how" and asks(outputs).text.startswith("Your answer was: Going well\n")
     state, outputs = run(FEEDBACK, [T("Not going well"), T("The bus is late")], state)
     assert state.current == "check"
     assert engine.route_answers(FEEDBACK, state) == ["area", "how", "tell-bad"]
@@ -503,6 +503,11 @@ def test_screen_reader_mode_drops_the_decorative_emoji() -> None:
     reader = replace(FEEDBACK, ui={**UI, "settings_on": "screen-reader"})
     _, outputs = engine.begin(reader)
     assert asks(outputs).buttons[-1].label == "Listen"
+    state, outputs = run(reader, [T("1")])
+    assert [(b.label, b.picture) for b in asks(outputs).buttons][:3] == [
+        ("Going well", "🙂"), ("Could be better", "😐"), ("Not going well", "🙁")]  # pictures still known
+    state, _ = run(reader, [T("Going well 🙂")], state)
+    assert state.answers["how"].options == ("good",)
 
 
 @pytest.mark.parametrize(
