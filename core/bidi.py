@@ -12,7 +12,7 @@ import re
 
 FSI, PDI = "\u2068", "\u2069"
 # A run of Latin letters, digits, slashes and the punctuation that sits between them.
-_LTR_RUN = re.compile(r"[0-9A-Za-z/+#@][0-9A-Za-z/+#@.,:;'’()\- ]*[0-9A-Za-z)]|[0-9A-Za-z]")
+_LTR_RUN = re.compile(r"[0-9A-Za-z/+#@(][0-9A-Za-z/+#@.,:;'’()\- ]*[0-9A-Za-z)]|[0-9A-Za-z]")
 
 
 def isolate(text: str) -> str:

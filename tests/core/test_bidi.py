@@ -17,6 +17,7 @@ from core.textmatch import norm
         ("مجلس Leicestershire County Council", f"مجلس {FSI}Leicestershire County Council{PDI}"),
         ("سوال 3 میں سے 4", f"سوال {FSI}3{PDI} میں سے {FSI}4{PDI}"),
         ("شكرا", "شكرا"),
+        ("اردو (Urdu)", f"اردو {FSI}(Urdu){PDI}"),
     ],
 )
 def test_left_to_right_runs_are_isolated(text: str, expected: str) -> None:
