@@ -48,13 +48,14 @@ def has_catalogue(locales_dir: Path, language: str) -> bool:
     return language == "en" or po_path(locales_dir, language).exists()
 
 
-_REVIEW = re.compile(r'^"X-Review-Status:\s*(.*?)\\n"\s*$', re.M)
+_REVIEW = re.compile(r"^# Review status:\s*(.+)$", re.M)
 
 
 def review_status(locales_dir: Path, language: str) -> str:
-    """The catalogue's ``X-Review-Status`` header: who has checked the translation so far.
+    """Who has checked the translation so far: the catalogue's "# Review status:" comment line.
 
-    Read from the file itself: babel drops header fields it does not know.
+    It is kept in the header comment because ``pybabel update`` keeps that and drops unknown
+    header fields.
     """
     if language == "en":
         return "source"
