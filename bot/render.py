@@ -37,6 +37,7 @@ class Message:
     markup: Markup = None
     question: bool = False  # carries the reply keyboard of the current question
     speak: bool = False  # send as a voice note with ``text`` as its caption
+    album: tuple[tuple[str, str], ...] = ()  # (symbol, caption): a picture for each answer
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Style:
     rtl: bool = False
     one_per_row: bool = False  # screen-reader mode
     speak: bool = False  # read every question aloud
+    pictures: bool = False  # a picture for each answer, before the question
 
 
 def render(outputs: Sequence[Output], session_id: int, style: Style = Style()) -> list[Message]:
@@ -60,10 +62,16 @@ def render(outputs: Sequence[Output], session_id: int, style: Style = Style()) -
                 markup = _inline(out.buttons, session_id, 0)
             messages += _split(out.text, markup)
         elif isinstance(out, Ask):
-            messages += _spoken(_ask(out, session_id, style), style.speak)
+            messages += _album(out, style) + _spoken(_ask(out, session_id, style), style.speak)
         elif isinstance(out, ReadAloud):
             messages += _spoken(_ask(out.ask, session_id, style), True)
     return messages
+
+
+def _album(ask: Ask, style: Style) -> list[Message]:
+    """The answers' pictures, each captioned with its answer (the words carry the meaning)."""
+    shown = tuple((b.picture, b.label) for b in ask.buttons if b.picture)
+    return [Message("", album=shown)] if style.pictures and 2 <= len(shown) <= 10 else []
 
 
 def _spoken(messages: list[Message], speak: bool) -> list[Message]:

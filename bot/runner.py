@@ -18,10 +18,11 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
-from telegram import Bot, BotCommand, InputFile
+from telegram import Bot, BotCommand, InputFile, InputMediaPhoto
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBUserWarning
 
+from bot.pictures import Pictures
 from bot.render import Message, Style, render
 from bot.request import AiohttpRequest
 from bot.speech import Speech
@@ -72,9 +73,11 @@ class TelegramChannel:
     """Runs the bot inside the caller's event loop (beside the admin server)."""
 
     def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
-                 max_concurrency: int = 64, speech: Speech | None = None) -> None:
+                 max_concurrency: int = 64, speech: Speech | None = None,
+                 pictures: Pictures | None = None) -> None:
         self.service = service
         self.speech = speech
+        self.pictures = pictures
         self._voice_ids: dict[str, str] = {}  # voice note key -> Telegram file_id
         self.poll_timeout = poll_timeout
         self.bot = make_bot(settings, poll_timeout)
@@ -283,8 +286,12 @@ class TelegramChannel:
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         question_id: int | None = None
-        style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"))
+        style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"),
+                      pictures=reply.has("pictures") and self.pictures is not None)
         for message in render(reply.outputs, reply.session_id, style):
+            if message.album:
+                await self._send_album(chat_id, message.album)
+                continue
             if message.speak:
                 sent = await self._send_voice(chat_id, message, reply)
             else:
@@ -326,6 +333,21 @@ class TelegramChannel:
         if file_id and not known:
             self._voice_ids[note.key] = str(file_id)  # later sends reuse Telegram's copy
         return int(sent["message_id"])
+
+    async def _send_album(self, chat_id: int, album: tuple[tuple[str, str], ...]) -> None:
+        """The answers' pictures as one album; a picture that cannot be made is left out."""
+        assert self.pictures is not None
+        media = []
+        for symbol, caption in album:
+            png = await self.pictures.picture(symbol)
+            if png is not None:
+                media.append(InputMediaPhoto(png, caption=caption))
+        if len(media) < 2:
+            return
+        try:
+            await self.bot.send_media_group(chat_id, media)
+        except (BadRequest, Forbidden, NetworkError, TimedOut, RetryAfter) as exc:
+            log.warning("could not send pictures: %s", type(exc).__name__)
 
     async def _call(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
         """A Bot API call with a few retries on flood control; its result, or None if it cannot go."""

@@ -51,11 +51,13 @@ async def serve(settings: Settings) -> None:
             print(f"No admin users yet. Create the first admin account (this link works once): {first}",
                   flush=True)
         if settings.bot_enabled:
+            from bot.pictures import OPENMOJI_DIR, Pictures
             from bot.runner import TelegramChannel
             from bot.speech import Speech
 
             speech = Speech(settings.cache_dir / "speech", settings.recordings_dir)
-            channel = TelegramChannel(settings, service, speech=speech)
+            pictures = Pictures(OPENMOJI_DIR, settings.cache_dir / "pictures")
+            channel = TelegramChannel(settings, service, speech=speech, pictures=pictures)
             await channel.start()
             app[BOT_RUNNING] = True
             print("The Telegram bot is running (long polling).", flush=True)

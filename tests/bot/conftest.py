@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.pictures import OPENMOJI_DIR, Pictures
 from bot.runner import TelegramChannel
 from bot.speech import Speech
 from core.loader import load_conversations
@@ -47,7 +48,8 @@ async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Ha
     settings = make_settings(db, fake)
     service = Voices(settings, load_conversations(settings.conversations_dir))
     speech = Speech(tmp_path / "speech", tmp_path / "recordings")
-    channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech)
+    pictures = Pictures(OPENMOJI_DIR, tmp_path / "pictures")
+    channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech, pictures=pictures)
     await channel.start()
     try:
         yield Harness(fake, channel, service, settings)

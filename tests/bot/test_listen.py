@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from bot.pictures import OPENMOJI_DIR
 from core.storage import models as m
 from tests.bot.conftest import Harness, say
 from tests.bot.test_conversation import through_welcome
@@ -74,3 +75,20 @@ async def test_choosing_simpler_words_at_the_start_gives_the_easy_read_track(har
     assert replies[-1].text == "Who is answering?"
     assert replies[-1].buttons[:3] == ["A young person", "Helping someone", "Parent or carer"]
     assert (await m.Respondent.get()).settings == "easy"
+
+
+async def test_pictures_show_each_answer_with_its_words(harness: Harness) -> None:
+    if not (OPENMOJI_DIR / "color" / "svg").exists() or shutil.which("rsvg-convert") is None:
+        pytest.skip("needs the openmoji package and rsvg-convert (make install, .ci/run)")
+    user = harness.fake.user(5005)
+    await through_welcome(user)
+    await say(user, "/settings")
+    await say(user, "Pictures")
+    replies = await say(user, "Done")
+    album = [msg for msg in replies if msg.method == "sendMediaGroup"]
+    captions = ["School or college 🏫", "Health or care 🩺", "Becoming an adult 🌱", "Help for families 👪",
+                "Something else 💬"]
+    assert [msg.caption for msg in album] == captions
+    files = [harness.fake.file(msg.file_id or "") for msg in album]
+    assert all(f is not None and f.data.startswith(b"\x89PNG") for f in files)
+    assert replies[-1].method == "sendMessage" and replies[-1].text.startswith("Question 1 of 4")

@@ -576,6 +576,7 @@ class FakeBotAPI:
             "sendAudio": lambda p: self._send_media(p, "sendAudio", "audio"),
             "sendDocument": lambda p: self._send_media(p, "sendDocument", "document"),
             "sendPhoto": lambda p: self._send_media(p, "sendPhoto", "photo"),
+            "sendMediaGroup": self._send_media_group,
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
             "editMessageText": self._edit_message_text,
@@ -907,6 +908,11 @@ class FakeBotAPI:
                     attached = files.get(decoded[len("attach://") :])
                     if attached is not None:
                         params[key] = attached[0]
+                if isinstance(decoded, list):  # an album's media items point at parts too
+                    for entry in decoded:
+                        ref = entry.get("media") if isinstance(entry, dict) else None
+                        if isinstance(ref, str) and ref.startswith("attach://") and ref[9:] in files:
+                            entry["media"] = files[ref[9:]][0]
             if files:
                 params["_files"] = {k: {"filename": f, "mime_type": m} for k, (_, f, m) in files.items()}
             return params
@@ -1318,6 +1324,20 @@ class FakeBotAPI:
         )
         self._record_sent(sent)
         return self._message_dict(sent)
+
+    def _send_media_group(self, params: JsonDict) -> list[JsonDict]:
+        """An album of 2-10 photos: one message each, captions kept; no reply markup allowed."""
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of messages in the album; must be 2-10")
+        sent = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                raise ApiError(400, "Bad Request: only photos are supported in this fake album")
+            single = {"chat_id": params.get("chat_id"), "photo": item.get("media"),
+                      "caption": item.get("caption")}
+            sent.append(self._send_media(single, "sendMediaGroup", "photo"))
+        return sent
 
     def _send_chat_action(self, params: JsonDict) -> bool:
         chat_id = self._target_chat(params)
