@@ -14,7 +14,7 @@ from aiohttp import web
 from admin import middleware
 from admin.keys import BOT_RUNNING, CONFIG, SETTINGS, THROTTLE, AdminConfig
 from admin.throttle import Throttle
-from admin.views import admin_pages, auth, dashboard, exports, report, responses
+from admin.views import admin_pages, auth, dashboard, exports, languages, report, responses
 from core.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +68,7 @@ def _routes(app: web.Application) -> None:
     post("/users", admin_pages.add_user)
     post("/users/{id}", admin_pages.change_user)
     get("/keywords", admin_pages.keywords_page)
+    get("/languages", languages.page)
     post("/keywords", admin_pages.keywords_change)
     app.router.add_static("/static", HERE / "static", follow_symlinks=False)
 

@@ -18,6 +18,7 @@ NAV = (
     ("/audit", "Audit log", "admin"),
     ("/users", "Users", "admin"),
     ("/keywords", "Keyword rules", "admin"),
+    ("/languages", "Languages", "viewer"),
 )
 
 

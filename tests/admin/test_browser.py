@@ -184,7 +184,7 @@ def sign_in(page: Page, site: Site) -> None:
 
 
 SIGNED_OUT = [("/sign-in", "sign in"), ("/invite/not-a-real-token", "invite 404")]
-PAGES = ["/", "/responses", "/report", "/audit", "/users", "/keywords", "/nowhere"]
+PAGES = ["/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages", "/nowhere"]
 ERRORS = ["/responses?from=2026-13-45&language=xx", "/?from=99/99/2026", "/report?period=decade"]
 
 
