@@ -240,6 +240,37 @@ class VoiceClip(Model):
         table = "voice_clip"
 
 
+# A safeguarding concern: raised in the same transaction as the answer that caused it (or by a
+# request to talk to a person). Officers acknowledge it and record the outcome; notifications carry
+# the reference and a link, never the words. Kept when survey data is erased (its own basis).
+class SafeguardingAlert(Model):
+    id = fields.IntField(primary_key=True)
+    ref = fields.CharField(max_length=36, unique=True, default=new_ref)
+    response_id = fields.IntField(null=True, db_index=True)
+    answer_id = fields.IntField(null=True)
+    source = fields.CharField(max_length=16)  # answer | transcript | request
+    category = fields.CharField(max_length=32)
+    severity = fields.IntField(default=2)  # 1 high .. 3 low
+    matched = fields.CharField(max_length=64, default="")  # the lexicon entry, never the words
+    language = fields.CharField(max_length=16, default="en")
+    age_band = fields.CharField(max_length=16, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    acknowledged_by = fields.CharField(max_length=254, null=True)
+    acknowledged_at = fields.DatetimeField(null=True)
+    outcome = fields.TextField(null=True)
+    outcome_by = fields.CharField(max_length=254, null=True)
+    outcome_at = fields.DatetimeField(null=True)
+    notified_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.CharField(max_length=100, null=True)  # exception type only
+    escalated_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "voices"
+        table = "safeguarding_alert"
+
+
 # A durable copy of an incoming update, so that each is processed at most once.
 class InboxUpdate(Model):
     update_id = fields.BigIntField(primary_key=True, generated=False)
@@ -467,6 +498,7 @@ __all__ = [
     "Response",
     "ResponseCode",
     "ResponseNote",
+    "SafeguardingAlert",
     "Session",
     "VoiceClip",
     "new_ref",

@@ -36,7 +36,8 @@ async def _tables() -> set[str]:
         _, rows = await conn.execute_query(
             "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
         )
-    return {row[0] for row in rows} - {"sqlite_sequence"}
+    # answer_search*: SQLite's full-text index of answers (migration 0004) and its shadow tables.
+    return {row[0] for row in rows if not row[0].startswith("answer_search")} - {"sqlite_sequence"}
 
 
 async def _index_columns(table: str) -> set[tuple[str, ...]]:
