@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from babel.dates import format_date
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -40,6 +41,7 @@ from core.model import (
     Text,
 )
 from core.settings import Settings
+from core.signposts import signpost
 from core.storage import models as m
 from core.storage import turns as q
 from core.storage.statecodec import dumps_state, loads_state
@@ -51,6 +53,18 @@ CONSENT_VERSION = "privacy-1"
 ASKED_CACHE = 50_000
 DELIVERY_FLUSH_SECONDS = 0.2
 READ_WITHIN_DAYS = 7
+
+
+class RiskFound(Protocol):
+    category: str
+    matched: str
+    severity: int
+
+
+class RiskDetector(Protocol):
+    """Finds words that suggest someone may be at risk (``core.risk.Lexicon``)."""
+
+    def detect(self, text: str, language: str) -> RiskFound | None: ...
 
 
 class ConcurrentChange(Exception):
@@ -116,6 +130,7 @@ class _Turn:
     now: dt.datetime
     dirty: set[str] = field(default_factory=set)
     clip: Clip | None = None
+    saved: dict[str, int] = field(default_factory=dict)  # step id -> answer id written this turn
 
 
 def _answer_row(conv: Conversation, answer: Answer, language: str) -> tuple[q.AnswerRow, list[str]]:
@@ -141,10 +156,11 @@ class Voices:
     """The application service every channel calls."""
 
     def __init__(self, settings: Settings, conversations: dict[str, Conversation],
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow, risks: RiskDetector | None = None) -> None:
         self.settings = settings
         self.conversations = conversations
         self.clock = clock
+        self.risks = risks
         self._defs: dict[tuple[str, str, str, dt.date], Conversation] = {}
         self._asked: dict[int, int] = {}  # session id -> message id of the last question sent
         self._marks: dict[int, tuple[int, int | None]] = {}  # delivery marks not yet written
@@ -248,6 +264,7 @@ class Voices:
                 state, outputs = await self._continue(turn, inc)
             state, outputs = await self._apply(turn, state, outputs)
             await self._save_answers(turn, state)
+            outputs = await self._safeguard(turn, inc.event, outputs)
             saved = await self._save_session(turn, state)
             if turn.dirty:
                 await q.save_person(conn, person, turn.dirty, now)
@@ -376,6 +393,30 @@ class Voices:
         new_state, more = engine.step(self._definition(turn, state.conversation), state, Repeat())
         return new_state, [*note, *more]
 
+    async def _safeguard(self, turn: _Turn, event: Event, outputs: list[Output]) -> list[Output]:
+        """If the person's words suggest a risk: signposts first, and an alert for an officer.
+
+        Runs on every typed message, answer or not, in the same transaction as the answer, so
+        the alert exists before anything is sent. The alert holds which lexicon entry matched,
+        never the words.
+        """
+        if self.risks is None or not isinstance(event, Text):
+            return outputs
+        found = self.risks.detect(event.text, turn.person.language)
+        if found is None:
+            return outputs
+        answer_id = next((aid for aid in turn.saved.values()), None)
+        await m.SafeguardingAlert.create(
+            using_db=turn.conn, response_id=turn.response_id, answer_id=answer_id,
+            source="answer" if answer_id else "message", category=found.category, severity=found.severity,
+            matched=found.matched[:64], language=turn.person.language, age_band=turn.person.age_band)
+        if turn.response_id is not None:
+            await q.update_response(turn.conn, turn.response_id, {"flagged": True}, turn.now)
+        t = self.translate(turn.person.language)
+        texts = signpost(lambda key, **values: fill(t(UI[key]), values), self.settings, turn.person.role,
+                         turn.person.age_band)
+        return [*(Say(text) for text in texts), *outputs]
+
     async def _forget(self, turn: _Turn, state: State) -> State:
         """After a "no" to consent keep only that answer (and the language), nothing about them."""
         conv = self.conversations[state.conversation]
@@ -421,6 +462,7 @@ class Voices:
                 row, codes = _answer_row(conv, answer, turn.person.language)
                 answer_id = await q.save_answer(turn.conn, turn.response_id, step_id, row, codes, turn.now,
                                                 replaces=step_id in before)
+                turn.saved[step_id] = answer_id
                 clip = turn.clip
                 if clip is not None and answer.voice is not None and answer.voice.file_id == clip.file_id:
                     await q.save_clip(turn.conn, answer_id, clip.mime, clip.data)

@@ -42,6 +42,23 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Where safeguarding alerts go (core/alerts.py). Nothing set: alerts wait in the admin's queue."""
+
+    chat_id: str = ""  # VOICES_ALERT_CHAT_ID: a Telegram chat of officers
+    emails: tuple[str, ...] = ()  # VOICES_ALERT_EMAIL, comma-separated
+    escalation_chat_id: str = ""  # VOICES_ESCALATION_CHAT_ID
+    escalation_emails: tuple[str, ...] = ()  # VOICES_ESCALATION_EMAIL, comma-separated
+    escalate_minutes: int = 60  # VOICES_ALERT_ESCALATE_MINUTES
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_user: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
@@ -59,12 +76,28 @@ class Settings:
     help_email: str = ""
     help_hours: str = "Monday to Friday, 9am to 5pm"
     privacy_url: str = ""
+    # Safeguarding signposts (SECURITY.md 1.4): re-check the numbers before launch and every year.
+    emergency_number: str = "999"
+    childline_number: str = "0800 1111"
+    nspcc_number: str = "0808 800 5000"
+    samaritans_number: str = "116 123"
+    shout_number: str = "85258"
+    children_social_care: str = ""  # the council's children's front door
+    adult_social_care: str = ""
+    out_of_hours_number: str = ""  # the emergency duty team
     first_conversation: str = "welcome"
     feedback_conversation: str = "feedback"
+    admin_url: str = ""  # VOICES_ADMIN_URL, for links in alerts; empty: http://{host}:{port}
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def bot_enabled(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def admin_link(self) -> str:
+        """The admin's address as officers reach it, without a trailing slash."""
+        return (self.admin_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def _secret_key(env: Mapping[str, str], key_file: Path) -> Secret:
@@ -78,6 +111,26 @@ def _secret_key(env: Mapping[str, str], key_file: Path) -> Secret:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(value + "\n")
     return Secret(value)
+
+
+def _emails(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _alert_settings(env: Mapping[str, str]) -> AlertSettings:
+    return AlertSettings(
+        chat_id=env.get("VOICES_ALERT_CHAT_ID", "").strip(),
+        emails=_emails(env.get("VOICES_ALERT_EMAIL")),
+        escalation_chat_id=env.get("VOICES_ESCALATION_CHAT_ID", "").strip(),
+        escalation_emails=_emails(env.get("VOICES_ESCALATION_EMAIL")),
+        escalate_minutes=int(env.get("VOICES_ALERT_ESCALATE_MINUTES") or 60),
+        smtp_host=env.get("VOICES_SMTP_HOST", "").strip(),
+        smtp_port=int(env.get("VOICES_SMTP_PORT") or 25),
+        smtp_from=env.get("VOICES_SMTP_FROM", "").strip(),
+        smtp_user=env.get("VOICES_SMTP_USER", ""),
+        smtp_password=Secret(env.get("VOICES_SMTP_PASSWORD", "")),
+        smtp_starttls=env.get("VOICES_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes"),
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = None) -> Settings:
@@ -102,4 +155,14 @@ def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = 
         help_email=env.get("VOICES_HELP_EMAIL", ""),
         help_hours=env.get("VOICES_HELP_HOURS") or Settings.help_hours,
         privacy_url=env.get("VOICES_PRIVACY_URL", ""),
+        admin_url=env.get("VOICES_ADMIN_URL", "").strip(),
+        alerts=_alert_settings(env),
+        emergency_number=env.get("VOICES_EMERGENCY_NUMBER") or Settings.emergency_number,
+        childline_number=env.get("VOICES_CHILDLINE_NUMBER") or Settings.childline_number,
+        nspcc_number=env.get("VOICES_NSPCC_NUMBER") or Settings.nspcc_number,
+        samaritans_number=env.get("VOICES_SAMARITANS_NUMBER") or Settings.samaritans_number,
+        shout_number=env.get("VOICES_SHOUT_NUMBER") or Settings.shout_number,
+        children_social_care=env.get("VOICES_CHILDREN_SOCIAL_CARE", ""),
+        adult_social_care=env.get("VOICES_ADULT_SOCIAL_CARE", ""),
+        out_of_hours_number=env.get("VOICES_OUT_OF_HOURS_NUMBER", ""),
     )

@@ -99,6 +99,19 @@ UI: dict[str, str] = {
         "I also ask what does not work, and what would help."
     ),
     "short_description": N_("Tell {council} what works well, and what would help."),
+    # Safeguarding: said in the same turn as a worrying answer, before anything else.
+    "signpost_child": N_("Thank you for telling us. It is not your fault. A person at the council will "
+                         "read this to keep you safe."),
+    "signpost_adult": N_("Thank you for telling us. A person at the council will read this soon."),
+    "numbers_child": N_("If you are in danger now, call {emergency}. Childline is free on {childline}, "
+                        "day or night."),
+    "numbers_adult": N_("If you are in danger now, call {emergency}. Samaritans are free on {samaritans}. "
+                        "You can text Shout on {shout}."),
+    "numbers_worried": N_("If a child is in danger now, call {emergency}. The NSPCC helpline is free on "
+                          "{nspcc}."),
+    "council_children": N_("The council's help for children: {phone}."),
+    "council_adults": N_("The council's help for adults: {phone}."),
+    "out_of_hours": N_("At night and at weekends, call {phone}."),
 }
 
 #: Words that mean an option with this id, in English (other languages use ``also:``).

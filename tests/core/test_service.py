@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.loader import load_conversations
-from core.model import Ask, Command, Event, Repeat, Text
+from core.model import Ask, Command, Event, Repeat, Say, Text
 from core.service import Incoming, Reply, Voices
 from core.settings import ROOT, Secret, Settings
 from core.storage import models as m
@@ -109,3 +109,67 @@ async def test_telegram_language_comes_first_but_is_confirmed(db: str, hint: str
     assert ask.buttons[0].id == hint[:2]
     respondent = await m.Respondent.get()
     assert respondent.language == hint[:2] and respondent.language_confirmed is False
+
+
+class Found:
+    def __init__(self, category: str) -> None:
+        self.category, self.matched, self.severity = category, "en-hits-me", 1
+
+
+class Words:
+    """A stand-in for the risk lexicon: anything with "hits me" is a concern."""
+
+    def detect(self, text: str, language: str) -> Found | None:
+        return Found("abuse") if "hits me" in text.lower() else None
+
+
+def with_risks(db: str, **settings: str) -> Voices:
+    service = make_service(db)
+    service.settings = replace(service.settings, **settings)
+    service.risks = Words()
+    return service
+
+
+async def to_tell(service: Voices, who: str, role: str, age: str | None) -> None:
+    steps = ["English", "None of these", "Done", role, *([age] if age else []), "Next", "Next",
+             "Yes, that is OK", "School or college", "Not going well"]
+    for text in steps:
+        await turn(service, text, who=who)
+
+
+@pytest.mark.parametrize(
+    ("role", "age", "numbers"),
+    [
+        ("A young person", "13 to 15", "Childline is free on 0800 1111"),
+        ("A young person", "19 to 25", "Samaritans are free on 116 123. You can text Shout on 85258."),
+        ("A parent or carer", None, "The NSPCC helpline is free on 0808 800 5000."),
+    ],
+)
+async def test_a_worrying_answer_gets_signposts_first_and_an_alert(db: str, role: str, age: str | None,
+                                                                   numbers: str) -> None:
+    service = with_risks(db, children_social_care="0116 111 1111", out_of_hours_number="0116 222 2222")
+    await service.handle(Incoming("terminal", "w1", None, Command("start")))
+    await to_tell(service, "w1", role, age)
+    reply = await turn(service, "My stepdad hits me when I am home", who="w1")
+    says = [o.text for o in reply.outputs if isinstance(o, Say)]
+    assert says[0].startswith("Thank you for telling us.") and numbers in says[1]
+    assert "secret" not in " ".join(says).lower()
+    assert "At night and at weekends, call 0116 222 2222." in says[1]
+    assert question(reply).startswith("Question 4 of 4")  # the survey carries on, after the signposts
+    alert = await m.SafeguardingAlert.get()
+    assert (alert.category, alert.source, alert.matched) == ("abuse", "answer", "en-hits-me")
+    assert "stepdad" not in str(await m.SafeguardingAlert.all().values())  # never the words
+    response = await m.Response.get(conversation_id="feedback")
+    assert response.flagged and alert.response_id == response.id
+    stored = await m.Answer.get(step_id="tell-bad")
+    assert alert.answer_id == stored.id and stored.text == "My stepdad hits me when I am home"
+
+
+async def test_a_harmless_answer_raises_nothing(db: str) -> None:
+    service = with_risks(db)
+    await service.handle(Incoming("terminal", "w2", None, Command("start")))
+    await to_tell(service, "w2", "A young person", "13 to 15")
+    reply = await turn(service, "The bus is late", who="w2")
+    assert not [o for o in reply.outputs if isinstance(o, Say)]
+    assert await m.SafeguardingAlert.all().count() == 0
+    assert not (await m.Response.get(conversation_id="feedback")).flagged
