@@ -23,7 +23,9 @@ textstat.set_lang("en_GB")
 _PASSIVE = re.compile(r"\b(?:am|is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?(\w+(?:ed|en))\b", re.I)
 _NOT_PARTICIPLES = frozenset({"open", "often", "even", "children", "seven", "ten", "when", "then", "kitten",
                               "hidden", "garden", "happen", "listen", "need", "sure", "ready", "tired"})
-SAMPLE = {"council": "the council", "read_by": "Friday 4 December", "contact": "", "team": "the team"}
+SAMPLE = {"council": "the council", "read_by": "Friday 4 December", "contact": "", "team": "the team",
+          "emergency": "999", "childline": "0800 1111", "samaritans": "116 123", "shout": "85258",
+          "nspcc": "0808 800 5000", "phone": "0116 000 0000"}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from core.storage.statecodec import dumps_state, loads_state
 from core.texts import UI, fill
 
 REDRAWN = frozenset({"language", "settings", "toggle", "settings_done"})
+HELPED_AGES = frozenset({"under-13", "13-15"})  # under 16: answered with an adult helping
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
 ASKED_CACHE = 50_000
@@ -368,7 +369,10 @@ class Voices:
         elif out.key == "age_band":
             p.age_band = out.value
             turn.dirty.add("age_band")
-            await self._stamp_response(turn, age_band=out.value)
+            if p.role == "young-person" and out.value in HELPED_AGES:  # told to answer with an adult
+                p.answered_by = "assisted"
+                turn.dirty.add("answered_by")
+            await self._stamp_response(turn, age_band=out.value, answered_by=p.answered_by)
         elif out.key == "consent":
             p.consent, p.consent_version, p.consent_at = out.value, CONSENT_VERSION, turn.now
             turn.dirty |= {"consent", "consent_version", "consent_at"}

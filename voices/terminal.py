@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from bot.updates import event_from_text
+from core.engine import LISTEN
 from core.model import Ask, Output, Say
 from core.service import Incoming, Reply, Voices
 
@@ -20,7 +21,8 @@ def show(outputs: list[Output], write: Callable[[str], object] = print) -> None:
             write(out.text + "\n")
         elif isinstance(out, Ask):
             lines = [out.text]
-            lines += [f"  {n}. {b.label}" for n, b in enumerate(out.buttons, start=1)]
+            shown = [b for b in out.buttons if b.id != LISTEN]  # no voice notes in a terminal
+            lines += [f"  {n}. {b.label}" for n, b in enumerate(shown, start=1)]
             lines += [f"  [{b.label}]" for b in out.inline]
             write("\n".join(lines) + "\n")
 

@@ -30,8 +30,10 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
     replies = await say(user, "Done")
     assert replies[-1].text == "Who is answering?" and len(replies[-1].buttons) == 5
     replies = await say(user, "A young person")
-    assert replies[-1].text == "How old is the young person?"
+    assert replies[-1].text == "How old are you?"
     replies = await say(user, "13 to 15")
+    assert replies[-1].text.startswith("Please answer with an adult who helps you")
+    replies = await say(user, "Next")
     assert "robot from Leicestershire County Council" in replies[-1].text
     assert replies[-1].buttons == ["Next", "Listen 🔊"]
     replies = await say(user, "Next")
@@ -54,10 +56,11 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
 
     respondent = await m.Respondent.get()
     assert respondent.key_hash != "1001" and "1001" not in respondent.key_hash
-    assert (respondent.chat_id, respondent.role, respondent.answered_by) == (1001, "young-person", "self")
+    # under 16: asked to answer with an adult helping, so the answers count as assisted
+    assert (respondent.chat_id, respondent.role, respondent.answered_by) == (1001, "young-person", "assisted")
     assert (respondent.age_band, respondent.consent) == ("13-15", "yes")
     feedback = await m.Response.get(conversation_id="feedback")
-    assert feedback.status == "submitted" and feedback.answered_by == "self"
+    assert feedback.status == "submitted" and feedback.answered_by == "assisted"
     answers = {a.step_id: a for a in await m.Answer.filter(response_id=feedback.id)}
     assert set(answers) == {"area", "how", "tell-good", "more"}
     assert answers["tell-good"].text == "My teacher gives me more time."

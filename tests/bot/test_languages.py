@@ -51,7 +51,7 @@ async def test_every_language_and_track_end_to_end(harness: Harness) -> None:
         seen += await step(user, keyboard[0] if easy else keyboard[-3])
         seen += await step(user, keyboard[-2])
         most = 2 if easy else 3  # T11: at most 3 bot messages in a row, 2 on the Easy Read track
-        for text in ["1", "1", "1", "1"]:  # a young person, under 13, about: next, privacy: next
+        for text in ["1", "1", "1", "1", "1"]:  # young person, under 13, with an adult, about, privacy
             seen += await step(user, text, most)
         seen += await step(user, "1", most)  # yes to keeping answers
         seen += await step(user, "1", most)  # school or college

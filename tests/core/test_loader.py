@@ -533,6 +533,8 @@ def test_shipped_objects_are_built_with_lines() -> None:
         "settings",
         "who",
         "age",
+        "adult-help",
+        "age-helped",
         "about",
         "privacy",
         "consent",
@@ -541,8 +543,9 @@ def test_shipped_objects_are_built_with_lines() -> None:
     ]
     who = welcome.step("who")
     assert who.next == (
-        Branch(goto="age", step="who", any_of=("young-person", "helper"), line=who.next[0].line),
-        Branch(goto="about", line=who.next[1].line),
+        Branch(goto="age", step="who", any_of=("young-person",), line=who.next[0].line),
+        Branch(goto="age-helped", step="who", any_of=("helper",), line=who.next[1].line),
+        Branch(goto="about", line=who.next[2].line),
     )
     assert who.next[0].line > who.line > 0
     consent = welcome.step("consent")

@@ -38,7 +38,8 @@ def question(reply: Reply) -> str:
 
 async def test_saying_no_to_consent_keeps_nothing_about_the_person(db: str) -> None:
     service = make_service(db)
-    for text in ["/start", "English", "None of these", "Done", "A young person", "Under 13", "Next", "Next"]:
+    for text in ["/start", "English", "None of these", "Done", "A young person", "Under 13", "Next", "Next",
+                 "Next"]:
         await turn(service, text if not text.startswith("/") else Command("start"))
     reply = await turn(service, "No thanks")
     assert "come back at any time" in reply.outputs[-1].text  # type: ignore[union-attr]
@@ -131,7 +132,8 @@ def with_risks(db: str, **settings: str) -> Voices:
 
 
 async def to_tell(service: Voices, who: str, role: str, age: str | None) -> None:
-    steps = ["English", "None of these", "Done", role, *([age] if age else []), "Next", "Next",
+    helped = ["Next"] if age in ("Under 13", "13 to 15") else []  # "please answer with an adult"
+    steps = ["English", "None of these", "Done", role, *([age] if age else []), *helped, "Next", "Next",
              "Yes, that is OK", "School or college", "Not going well"]
     for text in steps:
         await turn(service, text, who=who)
