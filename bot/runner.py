@@ -54,6 +54,7 @@ COMMAND_HELP = {
     "language": N_("Change the language"),
     "settings": N_("Settings"),
     "privacy": N_("How we use your answers"),
+    "delete": N_("Delete your answers"),
 }
 
 

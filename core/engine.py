@@ -21,6 +21,7 @@ from core.model import (
     Ask,
     Button,
     Command,
+    Erase,
     Event,
     Finished,
     InlineButton,
@@ -49,6 +50,7 @@ REDRAWN = frozenset({"language", "settings"})
 SETTINGS = (("easy", "simpler_words"), ("pictures", "pictures"), ("voice", "voice"),
             ("screen-reader", "screen_reader"))
 CARRY_ON, START_AGAIN = "_carry_on", "_start_again"
+ERASE, KEEP = "_erase", "_keep"
 SUMMARY_ANSWER_CHARS = 120
 
 
@@ -121,6 +123,10 @@ def _show(conv: Conversation, state: State, prefix: str) -> list[Output]:
         return [_ask_language(conv, state, prefix)]
     if state.interrupt == "settings":
         return [_ask_settings(conv, state, prefix)]
+    if state.interrupt == "delete":
+        buttons = (Button(ERASE, ui(conv, "delete_yes")), Button(KEEP, ui(conv, "delete_no")))
+        text = _join(prefix, ui(conv, "delete_question"))
+        return [Ask("_delete", text, buttons, seq=state.seq, placeholder=ui(conv, "placeholder_choice"))]
     if state.interrupt == "restart":
         buttons = (Button(CARRY_ON, ui(conv, "carry_on")), Button(START_AGAIN, ui(conv, "start_again")))
         text = _join(prefix, ui(conv, "restart_question"))
@@ -536,7 +542,7 @@ def _command(conv: Conversation, state: State, event: Command) -> Result:
     if name == "stop":
         stopped = replace(state, status="paused", seq=state.seq + 1)
         return stopped, [Say(ui(conv, "stopped"), close_keyboard=True)]
-    if name in ("language", "settings"):
+    if name in ("language", "settings", "delete"):
         asking = replace(state, interrupt=name, seq=state.seq + 1)
         return asking, show(conv, asking)
     if state.status == "paused":
@@ -586,6 +592,8 @@ def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
         return _retry(conv, state, "media_choice")
     if state.interrupt == "settings":
         return _answer_settings(conv, state, event.text)
+    if state.interrupt == "delete":
+        return _answer_delete(conv, state, event.text)
     if state.interrupt == "language":
         chosen = _match_language(conv, event.text)
         if chosen is None:
@@ -603,6 +611,17 @@ def _interrupt(conv: Conversation, state: State, event: Event) -> Result:
 def _languages(conv: Conversation) -> list[Language]:
     """The languages as listed: the one the user has now (e.g. from Telegram) first."""
     return sorted(LANGUAGES, key=lambda lang: lang.code != conv.language)
+
+
+def _answer_delete(conv: Conversation, state: State, text: str) -> Result:
+    """/delete asks once; "yes" erases everything, "no" goes back to where the person was."""
+    said = norm(text)
+    if said in (norm(ui(conv, "delete_yes")), "1"):
+        return replace(state, interrupt="", seq=state.seq + 1), [Erase()]
+    if said in (norm(ui(conv, "delete_no")), "2"):
+        kept = replace(state, interrupt="", tries=0, seq=state.seq + 1)
+        return kept, [Say(ui(conv, "kept")), *(show(conv, kept) if kept.status != "done" else [])]
+    return _retry(conv, state, "reask")
 
 
 def _answer_settings(conv: Conversation, state: State, text: str) -> Result:
@@ -662,7 +681,7 @@ def _when_done(conv: Conversation, state: State, event: Event) -> Result:
         return state, [Say(ui(conv, "help")), Say(ui(conv, "contact"))]
     if isinstance(event, Command) and event.name == "privacy":
         return _privacy(conv, state)
-    if isinstance(event, Command) and event.name in ("language", "settings"):
+    if isinstance(event, Command) and event.name in ("language", "settings", "delete"):
         asking = replace(state, interrupt=event.name, seq=state.seq + 1)
         return asking, show(conv, asking)
     if isinstance(event, (Action, Stale)):

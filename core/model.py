@@ -12,7 +12,7 @@ from typing import Literal, Union
 
 AnswerKind = Literal["choice", "multi", "text", "voice", "skipped"]
 Status = Literal["active", "paused", "done"]
-Interrupt = Literal["", "language", "restart", "settings"]
+Interrupt = Literal["", "language", "restart", "settings", "delete"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Media:
 
 @dataclass(frozen=True)
 class Command:
-    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings"]
+    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings", "delete"]
 
 
 @dataclass(frozen=True)
@@ -169,4 +169,9 @@ class ReadAloud:
     ask: Ask
 
 
-Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud]
+@dataclass(frozen=True)
+class Erase:
+    """The person confirmed /delete: erase everything Voices holds about them."""
+
+
+Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase]

@@ -28,6 +28,7 @@ from core.localise import localise
 from core.model import (
     Action,
     Answer,
+    Erase,
     Event,
     Finished,
     Output,
@@ -57,9 +58,12 @@ READ_WITHIN_DAYS = 7
 
 
 class RiskFound(Protocol):
-    category: str
-    matched: str
-    severity: int
+    @property
+    def category(self) -> str: ...
+    @property
+    def matched(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
 
 
 class RiskDetector(Protocol):
@@ -132,6 +136,9 @@ class _Turn:
     dirty: set[str] = field(default_factory=set)
     clip: Clip | None = None
     saved: dict[str, int] = field(default_factory=dict)  # step id -> answer id written this turn
+    key_hash: str = ""
+    update_id: int | None = None
+    erased: bool = False
 
 
 def _answer_row(conv: Conversation, answer: Answer, language: str) -> tuple[q.AnswerRow, list[str]]:
@@ -256,7 +263,8 @@ class Voices:
                 raise AlreadyProcessed()
             person, session = await self._person(conn, inc, now)
             turn = _Turn(conn, person, session, session.response_id if session else None, None, now,
-                         clip=inc.clip)
+                         clip=inc.clip, key_hash=inc.key_hash or self.key(inc.channel, inc.external_id),
+                         update_id=inc.update_id)
             if inc.open_conversation is not None:
                 state, outputs = await self._open(turn, inc)
             elif session is None:
@@ -264,6 +272,8 @@ class Voices:
             else:
                 state, outputs = await self._continue(turn, inc)
             state, outputs = await self._apply(turn, state, outputs)
+            if turn.erased:
+                return Reply(outputs, person.language, 0, 0, person.chat_id)
             await self._save_answers(turn, state)
             outputs = await self._safeguard(turn, inc.event, outputs)
             saved = await self._save_session(turn, state)
@@ -278,6 +288,9 @@ class Voices:
                       ) -> tuple[q.Person, q.SessionRow | None]:
         key = inc.key_hash or self.key(inc.channel, inc.external_id)
         person, session = await q.load(conn, key)
+        if person is None and inc.update_id is not None and \
+                await q.tombstone_covers(conn, key, inc.update_id):
+            raise AlreadyProcessed()  # a late copy of a message from before /delete
         if person is None:
             try:
                 async with in_transaction() as inner:
@@ -348,6 +361,8 @@ class Voices:
                     await self._save_answers(turn, state)
                     state, extra = await self._begin(turn, out.then)
                     pending = extra + pending
+            elif isinstance(out, Erase):
+                return state, await self._erase(turn)
             elif isinstance(out, Restart):
                 await self._save_answers(turn, state)
                 await self._abandon(turn)
@@ -420,6 +435,14 @@ class Voices:
         texts = signpost(lambda key, **values: fill(t(UI[key]), values), self.settings, turn.person.role,
                          turn.person.age_band)
         return [*(Say(text) for text in texts), *outputs]
+
+    async def _erase(self, turn: _Turn) -> list[Output]:
+        """/delete, confirmed: everything about the person goes, and they are told what stays."""
+        had_alert = await q.erase(turn.conn, turn.person, turn.key_hash, turn.update_id, turn.now)
+        turn.erased = True
+        t = self.translate(turn.person.language)
+        said: list[Output] = [Say(t(UI["deleted"]), close_keyboard=True)]
+        return [*said, Say(t(UI["deleted_safety"]))] if had_alert else said
 
     async def _forget(self, turn: _Turn, state: State) -> State:
         """After a "no" to consent keep only that answer (and the language), nothing about them."""

@@ -69,6 +69,7 @@ class Settings:
     conversations_dir: Path = ROOT / "conversations"
     locales_dir: Path = ROOT / "locales"
     recordings_dir: Path = ROOT / "recordings"  # human recordings of prompts: <lang>/<key>.ogg
+    lexicon_dir: Path = ROOT / "safeguarding" / "lexicon"  # words that suggest someone may be at risk
     cache_dir: Path = Path("voices-cache")  # voice notes made by espeak-ng
     council_name: str = "Leicestershire County Council"
     help_team: str = "the Voices team"

@@ -99,6 +99,14 @@ UI: dict[str, str] = {
         "I also ask what does not work, and what would help."
     ),
     "short_description": N_("Tell {council} what works well, and what would help."),
+    "delete_question": N_("Do you want us to delete all your answers? We cannot get them back after."),
+    # TRANSLATORS: button, at most 4 words
+    "delete_yes": N_("Yes, delete them"),
+    # TRANSLATORS: button, at most 4 words
+    "delete_no": N_("No, keep them"),
+    "deleted": N_("We have deleted your answers and everything we kept about you."),
+    "deleted_safety": N_("You told us you might not be safe. We keep a note of that to help keep you safe."),
+    "kept": N_("OK. We have kept your answers."),
     # Safeguarding: said in the same turn as a worrying answer, before anything else.
     "signpost_child": N_("Thank you for telling us. It is not your fault. A person at the council will "
                          "read this to keep you safe."),

@@ -271,6 +271,18 @@ class SafeguardingAlert(Model):
         table = "safeguarding_alert"
 
 
+# Someone asked to be forgotten (/delete). Only the keyed hash is kept, with the last update seen,
+# so that a late or repeated copy of an earlier message cannot bring their data back.
+class Tombstone(Model):
+    key_hash = fields.CharField(max_length=64, primary_key=True)
+    deleted_at = fields.DatetimeField()
+    last_update_id = fields.BigIntField(null=True)
+
+    class Meta:
+        app = "voices"
+        table = "tombstone"
+
+
 # A durable copy of an incoming update, so that each is processed at most once.
 class InboxUpdate(Model):
     update_id = fields.BigIntField(primary_key=True, generated=False)
@@ -500,6 +512,7 @@ __all__ = [
     "ResponseNote",
     "SafeguardingAlert",
     "Session",
+    "Tombstone",
     "VoiceClip",
     "new_ref",
     "respondent_key",

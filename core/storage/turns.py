@@ -230,3 +230,32 @@ async def save_clip(conn: BaseDBAsyncClient, answer_id: int, mime: str, data: by
     await execute(conn, "DELETE FROM voice_clip WHERE answer_id = ?", (answer_id,))
     await execute(conn, "INSERT INTO voice_clip (answer_id, mime, size, data, created_at) "
                         "VALUES (?, ?, ?, ?, ?)", (answer_id, mime, len(data), data, dt.datetime.now(dt.UTC)))
+
+
+async def erase(conn: BaseDBAsyncClient, person: Person, key_hash: str, update_id: int | None,
+                now: dt.datetime) -> bool:
+    """Delete the person, their session, responses, answers and voice clips; leave a tombstone.
+
+    Safeguarding alerts stay (they have their own basis and hold no words). Returns whether any
+    of their responses had raised one, so that the person can be told plainly.
+    """
+    found = await rows(conn, "SELECT id FROM response WHERE respondent_id = ?", (person.id,))
+    ids = [int(r["id"]) for r in found]
+    marks = ", ".join("?" for _ in ids) or "NULL"
+    alerts = await rows(conn, f"SELECT COUNT(*) AS n FROM safeguarding_alert WHERE response_id IN ({marks})",
+                        ids)
+    await execute(conn, f"DELETE FROM answer WHERE response_id IN ({marks})", ids)
+    await execute(conn, "DELETE FROM response WHERE respondent_id = ?", (person.id,))
+    await execute(conn, "DELETE FROM session WHERE respondent_id = ?", (person.id,))
+    await execute(conn, "DELETE FROM respondent WHERE id = ?", (person.id,))
+    await execute(conn, "INSERT INTO tombstone (key_hash, deleted_at, last_update_id) VALUES (?, ?, ?) "
+                        "ON CONFLICT (key_hash) DO UPDATE SET deleted_at = excluded.deleted_at, "
+                        "last_update_id = excluded.last_update_id", (key_hash, now, update_id))
+    return int(alerts[0]["n"]) > 0
+
+
+async def tombstone_covers(conn: BaseDBAsyncClient, key_hash: str, update_id: int) -> bool:
+    """Whether this update is from before the person asked to be forgotten (a late copy)."""
+    found = await rows(conn, "SELECT last_update_id FROM tombstone WHERE key_hash = ?", (key_hash,))
+    last = found[0]["last_update_id"] if found else None
+    return last is not None and update_id <= int(last)

@@ -3,6 +3,7 @@ against the fake Bot API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from bot.pictures import OPENMOJI_DIR, Pictures
 from bot.runner import TelegramChannel
 from bot.speech import Speech
 from core.loader import load_conversations
+from core.risk import Lexicon, load_lexicon
 from core.service import Voices
 from core.settings import ROOT, Secret, Settings
 from tests.fakes.botapi import FakeBotAPI, FakeUser, SentMessage
@@ -43,10 +45,15 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
+@functools.cache
+def lexicon() -> Lexicon:
+    return load_lexicon(ROOT / "safeguarding" / "lexicon")
+
+
 @pytest.fixture
 async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = make_settings(db, fake)
-    service = Voices(settings, load_conversations(settings.conversations_dir))
+    service = Voices(settings, load_conversations(settings.conversations_dir), risks=lexicon())
     speech = Speech(tmp_path / "speech", tmp_path / "recordings")
     pictures = Pictures(OPENMOJI_DIR, tmp_path / "pictures")
     channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech, pictures=pictures)

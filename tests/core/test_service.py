@@ -175,3 +175,32 @@ async def test_a_harmless_answer_raises_nothing(db: str) -> None:
     assert not [o for o in reply.outputs if isinstance(o, Say)]
     assert await m.SafeguardingAlert.all().count() == 0
     assert not (await m.Response.get(conversation_id="feedback")).flagged
+
+
+async def test_delete_asks_once_then_erases_everything_and_leaves_a_tombstone(db: str) -> None:
+    service = with_risks(db)
+    await service.handle(Incoming("terminal", "77", None, Command("start")))
+    await to_tell(service, "77", "A young person", "16 to 18")
+    await turn(service, "My stepdad hits me", who="77")
+    reply = await turn(service, Command("delete"), who="77")
+    assert question(reply) == "Do you want us to delete all your answers? We cannot get them back after."
+    reply = await turn(service, "No, keep them", who="77")
+    assert reply.outputs[0] == Say("OK. We have kept your answers.")
+    assert await m.Answer.all().count() > 0
+    await turn(service, Command("delete"), who="77")
+    for update_id in (3, 5, 6):
+        await m.InboxUpdate.create(update_id=update_id, source="telegram", received_at=FIXED)
+    reply = await service.handle(Incoming("terminal", "77", None, Text("Yes, delete them"), update_id=5))
+    assert reply is not None
+    says = [o.text for o in reply.outputs if isinstance(o, Say)]
+    assert says == ["We have deleted your answers and everything we kept about you.",
+                    "You told us you might not be safe. We keep a note of that to help keep you safe."]
+    for model in (m.Respondent, m.Session, m.Response, m.Answer, m.AnswerPriority):
+        assert await model.all().count() == 0, model
+    assert await m.SafeguardingAlert.all().count() == 1  # kept, with no words in it
+    tomb = await m.Tombstone.get()
+    assert tomb.key_hash == service.key("terminal", "77") and tomb.last_update_id == 5
+    late = await service.handle(Incoming("terminal", "77", None, Text("late copy"), update_id=3))
+    assert late is None and await m.Respondent.all().count() == 0  # an old copy cannot bring them back
+    again = await service.handle(Incoming("terminal", "77", None, Text("hello"), update_id=6))
+    assert again is not None and await m.Respondent.all().count() == 1  # a new message starts afresh
