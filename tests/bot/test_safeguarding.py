@@ -55,3 +55,21 @@ async def test_a_young_adult_gets_adult_numbers_and_a_harmless_idiom_gets_none(h
     replies = await say(user, "I want to kill myself")
     assert "Samaritans are free on 116 123" in (replies[1].text or "") and "Childline" not in replies[1].text
     assert await m.SafeguardingAlert.all().count() == 1
+
+
+async def test_delete_over_telegram_and_a_redelivered_old_update(harness: Harness) -> None:
+    user = harness.fake.user(7004)
+    await to_question_3(user, "A young person", "16 to 18")
+    old = await user.send("The bus is late")
+    await user.replies(1)
+    await user.settle(quiet=0.2)
+    replies = await say(user, "/delete")
+    assert replies[-1].buttons[:2] == ["Yes, delete them", "No, keep them"]
+    replies = await say(user, "Yes, delete them")
+    assert replies[-1].text == "We have deleted your answers and everything we kept about you."
+    assert replies[-1].removes_keyboard
+    assert await m.Respondent.all().count() == 0 and await m.Answer.all().count() == 0
+    await harness.fake.inject(old)  # Telegram sends an old message again: it must not come back
+    await harness.fake.inject({**old, "update_id": old["update_id"] + 1000, "message": {**old["message"]}})
+    await user.replies(1)
+    assert await m.Answer.all().count() == 0  # a new message starts afresh, with nothing from before
