@@ -71,7 +71,7 @@ class Respondent(Model):
     consent_at = fields.DatetimeField(null=True)
     contact_ok = fields.BooleanField(default=False)
     # Personal settings that are on, comma-separated (easy, pictures, voice, screen-reader).
-    settings = fields.CharField(max_length=64, default="")
+    settings = fields.CharField(max_length=64, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(auto_now=True)
 
