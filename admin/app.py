@@ -14,7 +14,7 @@ from aiohttp import web
 from admin import middleware
 from admin.keys import BOT_RUNNING, CONFIG, SETTINGS, THROTTLE, AdminConfig
 from admin.throttle import Throttle
-from admin.views import admin_pages, auth, dashboard, exports, languages, report, responses
+from admin.views import admin_pages, auth, dashboard, exports, languages, report, responses, safeguarding
 from core.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -70,12 +70,17 @@ def _routes(app: web.Application) -> None:
     get("/keywords", admin_pages.keywords_page)
     get("/languages", languages.page)
     post("/keywords", admin_pages.keywords_change)
+    get("/safeguarding", safeguarding.queue_page)
+    get("/safeguarding/{ref}", safeguarding.detail_page)
+    post("/safeguarding/{ref}/acknowledge", safeguarding.acknowledge)
+    post("/safeguarding/{ref}/outcome", safeguarding.outcome)
     app.router.add_static("/static", HERE / "static", follow_symlinks=False)
 
 
 def make_app(settings: Settings, config: AdminConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[middleware.errors, middleware.sessions, middleware.csrf])
+                          middlewares=[middleware.errors, middleware.sessions, safeguarding.banner,
+                                       middleware.csrf])
     app[SETTINGS] = settings
     app[BOT_RUNNING] = False
     app[CONFIG] = config or AdminConfig()

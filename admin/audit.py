@@ -9,7 +9,7 @@ from core.storage import models as m
 ACTIONS = (
     "sign-in", "sign-in-failed", "sign-out", "session-ended", "view", "search", "export",
     "coding", "note", "status", "flag", "transcript", "quote", "user-added", "user-changed",
-    "keyword-rule", "account-set-up", "forbidden",
+    "keyword-rule", "account-set-up", "forbidden", "acknowledge", "outcome",
 )
 
 

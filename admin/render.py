@@ -10,10 +10,12 @@ from aiohttp import web
 
 from admin.keys import CONFIG
 from admin.middleware import ANON_CSRF_COOKIE, SESSION, USER, can, csrf_token
+from admin.queries.safeguarding import ALERT_COUNTS
 
 NAV = (
     ("/", "Dashboard", "viewer"),
     ("/responses", "Responses", "viewer"),
+    ("/safeguarding", "Safeguarding", "officer"),
     ("/report", "Board report", "viewer"),
     ("/audit", "Audit log", "admin"),
     ("/users", "Users", "admin"),
@@ -35,6 +37,8 @@ def render(request: web.Request, template: str, context: dict[str, Any], status:
         "idle_minutes": int(config.idle_timeout.total_seconds() // 60),
         "can_edit": can(request, "officer"),
         "is_admin": can(request, "admin"),
+        "alert_counts": request.get(ALERT_COUNTS) if signed_in else None,
+        "can_see_alerts": can(request, "officer"),
     }
     response = aiohttp_jinja2.render_template(template, request, {**page, **context}, status=status)
     if session is None and ANON_CSRF_COOKIE not in request.cookies:

@@ -13,10 +13,12 @@ import sys
 from aiohttp import web
 
 from admin.app import BOT_RUNNING, make_app
+from core.alerts import AlertSender
 from core.check import check_all, format_problems
 from core.definition import Conversation
 from core.languages import BY_CODE
 from core.loader import ConversationError, load_conversations
+from core.risk import load_lexicon
 from core.service import Voices
 from core.settings import ROOT, Settings, load_settings
 from core.storage.db import close_db, init_db
@@ -38,11 +40,12 @@ async def serve(settings: Settings) -> None:
     """Create or upgrade the database, then run the admin server and (with a token) the bot."""
     conversations = _conversations(settings)
     await init_db(settings.database_url)
-    service = Voices(settings, conversations)
+    service = Voices(settings, conversations, risks=load_lexicon(settings.lexicon_dir))
     app = make_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     channel = None
+    sender: AlertSender | None = None
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         print(f"Voices is running. Admin: http://{settings.host}:{settings.port}/", flush=True)
@@ -64,8 +67,12 @@ async def serve(settings: Settings) -> None:
         else:
             print("TELEGRAM_BOT_TOKEN is not set, so the bot is off. "
                   "Try a conversation in this terminal with: voices try", flush=True)
+        sender = AlertSender(settings, channel.bot if channel is not None else None)
+        await sender.start()
         await _until_stopped()
     finally:
+        if sender is not None:
+            await sender.stop()
         if channel is not None:
             await channel.stop()
         await runner.cleanup()
@@ -93,7 +100,8 @@ async def try_conversation(settings: Settings, conversation: str | None, languag
         conversation = settings.first_conversation
     await init_db(settings.database_url)
     try:
-        await run_terminal(Voices(settings, conversations), conversation, language)
+        service = Voices(settings, conversations, risks=load_lexicon(settings.lexicon_dir))
+        await run_terminal(service, conversation, language)
     finally:
         await close_db()
 

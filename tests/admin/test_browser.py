@@ -184,7 +184,8 @@ def sign_in(page: Page, site: Site) -> None:
 
 
 SIGNED_OUT = [("/sign-in", "sign in"), ("/invite/not-a-real-token", "invite 404")]
-PAGES = ["/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages", "/nowhere"]
+PAGES = ["/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages", "/safeguarding",
+         "/nowhere"]
 ERRORS = ["/responses?from=2026-13-45&language=xx", "/?from=99/99/2026", "/report?period=decade"]
 
 
@@ -219,10 +220,27 @@ def test_empty_pages(page: Page, site: Site) -> None:
         check(page, "empty " + path)
 
 
+async def _safeguarding_alerts() -> str:
+    """A new alert, one that could not be sent, and one acknowledged with an outcome; the new one's ref."""
+    from core.storage import models as m
+
+    response = await m.Response.all().first()
+    new = await m.SafeguardingAlert.create(source="answer", category="self-harm", severity=1, language="pl",
+                                           age_band="13-15", response_id=response.id if response else None)
+    await m.SafeguardingAlert.create(source="request", category="request", severity=2, attempts=3,
+                                     last_error="e-mail: ConnectionRefusedError")
+    await m.SafeguardingAlert.create(source="answer", category="neglect", severity=3,
+                                     acknowledged_by=EMAIL, acknowledged_at=new.created_at,
+                                     outcome="<script>alert(1)</script> no further action",
+                                     outcome_by=EMAIL, outcome_at=new.created_at)
+    return str(new.ref)
+
+
 def test_populated_pages(page: Page, site: Site) -> None:
     from admin.demo import fill
 
     site.run(fill(300))
+    site.state["alert"] = site.run(_safeguarding_alerts())
     sign_in(page, site)
     for path in PAGES + ERRORS:
         page.goto(site.url + path)
@@ -233,6 +251,13 @@ def test_populated_pages(page: Page, site: Site) -> None:
     keyboard(page, "response page")
     page.goto(site.url + "/responses")
     keyboard(page, "responses")
+    page.goto(site.url + "/safeguarding/" + site.state["alert"])
+    check(page, "safeguarding concern")
+    keyboard(page, "safeguarding concern")
+    page.click("button:has-text('Save outcome')")
+    check(page, "safeguarding outcome error")
+    page.click("button:has-text('Acknowledge')")
+    check(page, "safeguarding concern acknowledged")
 
 
 def test_response_page_forms_and_set_up(page: Page, site: Site) -> None:
