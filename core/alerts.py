@@ -59,7 +59,6 @@ CATEGORY_NAMES = {
     # the categories of core.risk's lexicon
     "danger-now": "In danger now",
     "bullying-violence": "Bullying or violence",
-    "worried-about-child": "Someone worried about a child",
     "abuse": "Abuse or harm",
     "physical-abuse": "Physical abuse",
     "sexual-abuse": "Sexual abuse",
