@@ -19,6 +19,7 @@ from core.model import (
     Answer,
     AnswerKind,
     Ask,
+    AskForPerson,
     Button,
     Command,
     Erase,
@@ -44,6 +45,7 @@ from core.texts import SYNONYMS, UI, fill
 
 Result = tuple[State, list[Output]]
 SKIP, HELP, DONE, SEND, MORE, LISTEN = "_skip", "_help", "_done", "_send", "_more", "_listen"
+PERSON = "_person"
 #: The personal settings (ACCESSIBILITY.md requirement 20), by id and the UI text of their button.
 #: Profile keys after which the channel shows the next step again (language or track changed).
 REDRAWN = frozenset({"language", "settings"})
@@ -85,6 +87,8 @@ def step(conv: Conversation, state: State, event: Event) -> Result:
         return resumed, [Say(ui(conv, "welcome_back")), *show(conv, resumed)]
     if isinstance(event, Text) and _control(conv, state, event.text) == LISTEN:
         return state, _read_aloud(conv, state)
+    if isinstance(event, Text) and _control(conv, state, event.text) == PERSON:
+        return state, [AskForPerson(), Say(ui(conv, "person_asked")), *show(conv, state)]
     if state.interrupt:
         return _interrupt(conv, state, event)
     return _answer(conv, state, event)
@@ -329,7 +333,7 @@ def _control(conv: Conversation, state: State, text: str) -> str:
     """Which control button (Skip, Help, Done, Send) the text names, if any."""
     said = norm(text)
     controls = ((SKIP, "skip"), (HELP, "help_button"), (DONE, "done"), (SEND, "send"), (MORE, "tell_me_more"),
-                (LISTEN, "listen"))
+                (LISTEN, "listen"), (PERSON, "talk_to_person"))
     for control, key in controls:
         if said and said == norm(ui(conv, key)):
             return control
@@ -555,7 +559,11 @@ def _command(conv: Conversation, state: State, event: Command) -> Result:
 
 
 def _help(conv: Conversation, state: State) -> Result:
-    return state, [Say(ui(conv, "help")), Say(ui(conv, "contact")), *show(conv, state)]
+    """Help names a person to contact and offers to ask one (with the question's own buttons)."""
+    person = Button(PERSON, ui(conv, "talk_to_person"))
+    asks = [replace(out, buttons=(*out.buttons, person)) if isinstance(out, Ask) else out
+            for out in show(conv, state)]
+    return state, [Say(ui(conv, "help")), Say(ui(conv, "contact")), *asks]
 
 
 def _privacy(conv: Conversation, state: State) -> Result:

@@ -174,4 +174,9 @@ class Erase:
     """The person confirmed /delete: erase everything Voices holds about them."""
 
 
-Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase]
+@dataclass(frozen=True)
+class AskForPerson:
+    """The person asked to talk to a person: an officer sees a request."""
+
+
+Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase, AskForPerson]

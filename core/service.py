@@ -28,6 +28,7 @@ from core.localise import localise
 from core.model import (
     Action,
     Answer,
+    AskForPerson,
     Erase,
     Event,
     Finished,
@@ -361,6 +362,10 @@ class Voices:
                     await self._save_answers(turn, state)
                     state, extra = await self._begin(turn, out.then)
                     pending = extra + pending
+            elif isinstance(out, AskForPerson):
+                await m.SafeguardingAlert.create(
+                    using_db=turn.conn, response_id=turn.response_id, source="request", category="request",
+                    severity=2, language=turn.person.language, age_band=turn.person.age_band)
             elif isinstance(out, Erase):
                 return state, await self._erase(turn)
             elif isinstance(out, Restart):

@@ -99,6 +99,9 @@ UI: dict[str, str] = {
         "I also ask what does not work, and what would help."
     ),
     "short_description": N_("Tell {council} what works well, and what would help."),
+    # TRANSLATORS: button, at most 4 words
+    "talk_to_person": N_("Talk to a person"),
+    "person_asked": N_("We have told a person at the council. They will read your answers soon."),
     "delete_question": N_("Do you want us to delete all your answers? We cannot get them back after."),
     # TRANSLATORS: button, at most 4 words
     "delete_yes": N_("Yes, delete them"),

@@ -73,3 +73,14 @@ async def test_delete_over_telegram_and_a_redelivered_old_update(harness: Harnes
     await harness.fake.inject({**old, "update_id": old["update_id"] + 1000, "message": {**old["message"]}})
     await user.replies(1)
     assert await m.Answer.all().count() == 0  # a new message starts afresh, with nothing from before
+
+
+async def test_talk_to_a_person_creates_a_request_an_officer_sees(harness: Harness) -> None:
+    user = harness.fake.user(7005)
+    await to_question_3(user, "A parent or carer", None)
+    replies = await say(user, "/help")
+    assert replies[-1].buttons[-1] == "Talk to a person"
+    replies = await say(user, "Talk to a person")
+    assert replies[0].text == "We have told a person at the council. They will read your answers soon."
+    alert = await m.SafeguardingAlert.get()
+    assert (alert.source, alert.category) == ("request", "request") and alert.response_id

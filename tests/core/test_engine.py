@@ -12,6 +12,7 @@ from core.definition import Branch, Conversation, Option, Step
 from core.model import (
     Action,
     Ask,
+    AskForPerson,
     Command,
     Event,
     Finished,
@@ -527,3 +528,12 @@ def test_settings_command_toggles_and_returns(tap: str, expected: list[Output]) 
     assert outputs == expected
     assert after.current == "how" and after.answers == state.answers
     assert (after.interrupt == "") == (tap == "Done")
+
+
+def test_help_offers_a_person_and_asking_for_one_is_passed_on() -> None:
+    state, _ = run(FEEDBACK, [T("1")])
+    _, outputs = run(FEEDBACK, [Command("help")], state)
+    assert asks(outputs).buttons[-1].label == "Talk to a person"
+    after, outputs = run(FEEDBACK, [T("Talk to a person")], state)
+    assert isinstance(outputs[0], AskForPerson) and after == state
+    assert isinstance(outputs[1], Say) and asks(outputs).step == "how"
