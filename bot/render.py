@@ -20,7 +20,7 @@ from telegram import (
 
 from bot.updates import callback_data
 from core.bidi import isolate
-from core.model import Ask, Button, InlineButton, Output, ReadAloud, Say
+from core.model import Ask, Button, Document, InlineButton, Output, ReadAloud, Say
 
 MAX_TEXT = 4096
 WIDE_LABEL = 12  # longer labels get a row each (ACCESSIBILITY.md requirement 10)
@@ -38,6 +38,7 @@ class Message:
     question: bool = False  # carries the reply keyboard of the current question
     speak: bool = False  # send as a voice note with ``text`` as its caption
     album: tuple[tuple[str, str], ...] = ()  # (symbol, caption): a picture for each answer
+    document: tuple[str, bytes] | None = None  # (file name, bytes), with ``text`` as its caption
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def render(outputs: Sequence[Output], session_id: int, style: Style = Style()) -
             messages += _album(out, style) + _spoken(_ask(out, session_id, style), style.speak)
         elif isinstance(out, ReadAloud):
             messages += _spoken(_ask(out.ask, session_id, style), True)
+        elif isinstance(out, Document):
+            messages.append(Message(out.caption, document=(out.name, out.data)))
     return messages
 
 

@@ -39,7 +39,7 @@ log = logging.getLogger("voices.bot")
 # getUpdates, sendMessage and sendVoice go through do_api_request to get the raw JSON without
 # building Update and Message objects (the inbox stores updates as they came; of a sent message
 # only its id is needed). That halves the library's cost per message; PTB warns on each call.
-warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage|sendVoice)",
+warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage|sendVoice|sendDocument)",
                         category=PTBUserWarning)
 SOURCE = "telegram"
 MAX_VOICE_BYTES = 10 * 1024 * 1024  # Telegram lets bots download up to 20 MB
@@ -54,6 +54,7 @@ COMMAND_HELP = {
     "language": N_("Change the language"),
     "settings": N_("Settings"),
     "privacy": N_("How we use your answers"),
+    "mydata": N_("See everything we keep about you"),
     "delete": N_("Delete your answers"),
 }
 
@@ -292,6 +293,11 @@ class TelegramChannel:
         for message in render(reply.outputs, reply.session_id, style):
             if message.album:
                 await self._send_album(chat_id, message.album)
+                continue
+            if message.document:
+                name, data = message.document
+                await self._call("sendDocument", {"chat_id": chat_id, "caption": message.text,
+                                                  "document": InputFile(data, filename=name)})
                 continue
             if message.speak:
                 sent = await self._send_voice(chat_id, message, reply)

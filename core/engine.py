@@ -33,6 +33,7 @@ from core.model import (
     Restart,
     Say,
     SetProfile,
+    ShowMyData,
     Stale,
     State,
     Submitted,
@@ -543,6 +544,8 @@ def _command(conv: Conversation, state: State, event: Command) -> Result:
         return _help(conv, state)
     if name == "privacy":
         return _privacy(conv, state)
+    if name == "mydata":
+        return state, [ShowMyData(), *show(conv, state)]
     if name == "stop":
         stopped = replace(state, status="paused", seq=state.seq + 1)
         return stopped, [Say(ui(conv, "stopped"), close_keyboard=True)]
@@ -689,6 +692,8 @@ def _when_done(conv: Conversation, state: State, event: Event) -> Result:
         return state, [Say(ui(conv, "help")), Say(ui(conv, "contact"))]
     if isinstance(event, Command) and event.name == "privacy":
         return _privacy(conv, state)
+    if isinstance(event, Command) and event.name == "mydata":
+        return state, [ShowMyData()]
     if isinstance(event, Command) and event.name in ("language", "settings", "delete"):
         asking = replace(state, interrupt=event.name, seq=state.seq + 1)
         return asking, show(conv, asking)

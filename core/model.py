@@ -74,7 +74,8 @@ class Media:
 
 @dataclass(frozen=True)
 class Command:
-    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings", "delete"]
+    name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings", "delete",
+                  "mydata"]
 
 
 @dataclass(frozen=True)
@@ -179,4 +180,19 @@ class AskForPerson:
     """The person asked to talk to a person: an officer sees a request."""
 
 
-Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase, AskForPerson]
+@dataclass(frozen=True)
+class ShowMyData:
+    """/mydata: send the person everything Voices holds about them."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send: ``name`` and its bytes."""
+
+    name: str
+    data: bytes
+    caption: str = ""
+
+
+Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase, AskForPerson, ShowMyData,
+               Document]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -29,6 +30,7 @@ from core.model import (
     Action,
     Answer,
     AskForPerson,
+    Document,
     Erase,
     Event,
     Finished,
@@ -37,6 +39,7 @@ from core.model import (
     Restart,
     Say,
     SetProfile,
+    ShowMyData,
     Stale,
     State,
     Submitted,
@@ -362,6 +365,8 @@ class Voices:
                     await self._save_answers(turn, state)
                     state, extra = await self._begin(turn, out.then)
                     pending = extra + pending
+            elif isinstance(out, ShowMyData):
+                shown += await self._my_data(turn)
             elif isinstance(out, AskForPerson):
                 await m.SafeguardingAlert.create(
                     using_db=turn.conn, response_id=turn.response_id, source="request", category="request",
@@ -440,6 +445,16 @@ class Voices:
         texts = signpost(lambda key, **values: fill(t(UI[key]), values), self.settings, turn.person.role,
                          turn.person.age_band)
         return [*(Say(text) for text in texts), *outputs]
+
+    async def _my_data(self, turn: _Turn) -> list[Output]:
+        """/mydata: the answers in words, and everything (profile included) as a JSON file."""
+        t = self.translate(turn.person.language)
+        data = await q.my_data(turn.conn, turn.person.id)
+        answers = [a for r in data["responses"] for a in r["answers"]]
+        lines = [f"{a['question']}\n→ {a['text'] or a['label']}" for a in answers]
+        body = "\n\n".join(lines) if lines else t(UI["mydata_none"])
+        blob = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        return [Say(t(UI["mydata_intro"])), Say(body), Document("my-data.json", blob, t(UI["mydata_file"]))]
 
     async def _erase(self, turn: _Turn) -> list[Output]:
         """/delete, confirmed: everything about the person goes, and they are told what stays."""

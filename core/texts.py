@@ -99,6 +99,9 @@ UI: dict[str, str] = {
         "I also ask what does not work, and what would help."
     ),
     "short_description": N_("Tell {council} what works well, and what would help."),
+    "mydata_intro": N_("Here is everything we keep about you."),
+    "mydata_none": N_("You have not given any answers yet."),
+    "mydata_file": N_("This file has the same, for a computer."),
     # TRANSLATORS: button, at most 4 words
     "talk_to_person": N_("Talk to a person"),
     "person_asked": N_("We have told a person at the council. They will read your answers soon."),

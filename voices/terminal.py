@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bot.updates import event_from_text
 from core.engine import LISTEN
-from core.model import Ask, Output, Say
+from core.model import Ask, Document, Output, Say
 from core.service import Incoming, Reply, Voices
 
 CHANNEL = "terminal"
@@ -19,6 +19,8 @@ def show(outputs: list[Output], write: Callable[[str], object] = print) -> None:
     for out in outputs:
         if isinstance(out, Say):
             write(out.text + "\n")
+        elif isinstance(out, Document):
+            write(f"{out.caption} ({out.name})\n{out.data.decode()}\n")
         elif isinstance(out, Ask):
             lines = [out.text]
             shown = [b for b in out.buttons if b.id != LISTEN]  # no voice notes in a terminal

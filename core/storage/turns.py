@@ -259,3 +259,26 @@ async def tombstone_covers(conn: BaseDBAsyncClient, key_hash: str, update_id: in
     found = await rows(conn, "SELECT last_update_id FROM tombstone WHERE key_hash = ?", (key_hash,))
     last = found[0]["last_update_id"] if found else None
     return last is not None and update_id <= int(last)
+
+
+async def my_data(conn: BaseDBAsyncClient, person_id: int) -> dict[str, Any]:
+    """Everything stored about a respondent, as plain data (for /mydata)."""
+    person = await rows(conn, "SELECT ref, channel, language, role, answered_by, age_band, consent, "
+                              "consent_version, consent_at, settings, created_at FROM respondent "
+                              "WHERE id = ?", (person_id,))
+    responses = await rows(conn, "SELECT id, ref, conversation_id, conversation_version, language, status, "
+                                 "started_at, submitted_at FROM response WHERE respondent_id = ? ORDER BY id",
+                           (person_id,))
+    you = {k: _plain(v) for k, v in person[0].items()} if person else {}
+    out: dict[str, Any] = {"you": you, "responses": []}
+    for response in responses:
+        answers = await rows(conn, "SELECT step_id, question, kind, label, text, voice_duration, created_at "
+                                   "FROM answer WHERE response_id = ? ORDER BY id", (response["id"],))
+        item = {k: _plain(v) for k, v in response.items() if k != "id"}
+        item["answers"] = [{k: _plain(v) for k, v in a.items()} for a in answers]
+        out["responses"].append(item)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value

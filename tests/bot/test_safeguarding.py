@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from core.i18n import translations
 from core.settings import ROOT
 from core.storage import models as m
@@ -84,3 +86,21 @@ async def test_talk_to_a_person_creates_a_request_an_officer_sees(harness: Harne
     assert replies[0].text == "We have told a person at the council. They will read your answers soon."
     alert = await m.SafeguardingAlert.get()
     assert (alert.source, alert.category) == ("request", "request") and alert.response_id
+
+
+async def test_mydata_sends_the_answers_in_words_and_as_a_file(harness: Harness) -> None:
+    user = harness.fake.user(7006)
+    await to_question_3(user, "A young person", "16 to 18")
+    await say(user, "The bus is late every day")
+    replies = await say(user, "/mydata")
+    assert replies[0].text == "Here is everything we keep about you."
+    assert "What is not going well? Tell us what happened.\n→ The bus is late every day" in replies[1].text
+    document = next(r for r in replies if r.method == "sendDocument")
+    assert document.caption == "This file has the same, for a computer."
+    stored = harness.fake.file(document.file_id or "")
+    assert stored is not None
+    data = json.loads(stored.data)
+    assert data["you"]["age_band"] == "16-18"
+    assert "chat_id" not in data["you"] and "key_hash" not in data["you"]
+    assert any(a["text"] == "The bus is late every day" for r in data["responses"] for a in r["answers"])
+    assert replies[-1].text.startswith("Question 4 of 4")  # and back to where they were
