@@ -6,6 +6,8 @@ rows there are. Every text cell that a spreadsheet could read as a formula is ne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,7 +22,7 @@ from admin.queries.responses import where
 from admin.queries.summary import split_codes
 from admin.sql import Sql, as_datetime
 
-BATCH = 5000
+BATCH = 10_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("response", "The response's reference: a random code, the same for every answer in one response"),
@@ -41,9 +43,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("polarity", "works-well, not-working or improve, where the answer has one"),
     ("voice_seconds", "Length of a voice answer in seconds (a number)"),
 )
-SELECT = ("SELECT a.id, r.ref, r.started_at, r.conversation_id, r.language, r.role, r.age_band, r.status, "
-          "r.review_status, r.flagged, r.priority_codes, a.step_id, a.question, a.kind, a.label, a.text, "
-          "a.transcript, a.polarity, a.voice_duration FROM answer a JOIN response r ON r.id = a.response_id")
+# Answers and their responses are read apart (each response once per batch, not once per answer)
+# and the next batch is read while the last one is written.
+ANSWERS = ("SELECT a.id, a.response_id, a.step_id, a.question, a.kind, a.label, a.text, a.transcript, "
+           "a.polarity, a.voice_duration FROM answer a")
+RESPONSES = ("SELECT id, ref, started_at, conversation_id, language, role, age_band, status, review_status, "
+             "flagged, priority_codes FROM response WHERE id IN ({ids})")
+REPEATED = 50_000  # at most this many remembered cells of repeated values (questions, labels...)
+Batch = tuple[Sequence[Any], dict[int, Any]]  # answer rows (ANSWERS), response rows (RESPONSES) by id
 
 
 def safe(value: object) -> str:
@@ -52,28 +59,111 @@ def safe(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _cells(row: Sequence[Any]) -> list[Any]:
-    started = as_datetime(row[2])
-    answer = row[15] if row[15] is not None else row[14]
-    return [safe(row[1]), started.isoformat() if started else "", safe(row[3]), safe(row[4]), safe(row[5]),
-            safe(row[6]), "yes" if row[7] == "submitted" else "no", safe(row[8]), "yes" if row[9] else "no",
-            safe("; ".join(split_codes(row[10]))), safe(row[11]), safe(row[12]), safe(row[13]), safe(answer),
-            safe(row[16]), safe(row[17]), row[18] if row[18] is not None else ""]
+def _response_cells(r: Sequence[Any]) -> list[str]:
+    started = as_datetime(r[2])
+    return [safe(r[1]), started.isoformat() if started else "", safe(r[3]), safe(r[4]), safe(r[5]),
+            safe(r[6]), "yes" if r[7] == "submitted" else "no", safe(r[8]), "yes" if r[9] else "no",
+            safe("; ".join(split_codes(r[10])))]
+
+
+def _cells(r: Sequence[Any], a: Sequence[Any]) -> list[Any]:
+    """One row's cells from its response and answer rows."""
+    answer = a[6] if a[6] is not None else a[5]
+    return [*_response_cells(r), safe(a[2]), safe(a[3]), safe(a[4]), safe(answer), safe(a[7]), safe(a[8]),
+            a[9] if a[9] is not None else ""]
+
+
+async def _read(sql: Sql, query: str, values: list[Any], last: int) -> Batch:
+    answers = (await sql.conn.execute_query(query, [*values, last]))[1]
+    if not answers:
+        return answers, {}
+    ids = ",".join(str(i) for i in sorted({int(a[1]) for a in answers}))
+    responses = (await sql.conn.execute_query(RESPONSES.format(ids=ids)))[1]
+    return answers, {int(r[0]): r for r in responses}
+
+
+async def _batches(filters: Filters) -> AsyncIterator[Batch]:
+    """The rows in batches, read with a keyset on the answer id."""
+    sql = Sql()
+    conds, values = where(sql, filters.without_cursor())
+    join = " JOIN response r ON r.id = a.response_id" if conds else ""
+    clause = " AND ".join([*conds, "a.id > ?"])
+    query = sql.text(f"{ANSWERS}{join} WHERE {clause} ORDER BY a.id LIMIT {BATCH}")
+    coming = asyncio.ensure_future(_read(sql, query, values, 0))
+    try:
+        while True:
+            found = await coming
+            if not found[0]:
+                return
+            coming = asyncio.ensure_future(_read(sql, query, values, int(found[0][-1][0])))
+            if sql.pg:
+                await asyncio.sleep(0)  # let it send its query before this batch is written
+            yield found
+    finally:
+        if not coming.done():
+            coming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await coming
 
 
 async def batches(filters: Filters) -> AsyncIterator[list[list[Any]]]:
-    sql = Sql()
-    conds, values = where(sql, filters.without_cursor())
-    last = 0
-    while True:
-        clause = " AND ".join([*conds, "a.id > ?"])
-        rows = await sql.conn.execute_query(
-            sql.text(f"{SELECT} WHERE {clause} ORDER BY a.id LIMIT {BATCH}"), [*values, last])
-        found = rows[1]
-        if not found:
-            return
-        last = int(found[-1][0])
-        yield [_cells(list(row)) for row in found]
+    """The export's cells, row by row, in batches."""
+    async for answers, responses in _batches(filters):
+        yield [_cells(responses[int(a[1])], a) for a in answers if int(a[1]) in responses]
+
+
+def _csv_field(text: str) -> str:
+    """A field as csv.writer writes it (QUOTE_MINIMAL, "\r\n" line ends)."""
+    if '"' in text or "," in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class _CsvLines:
+    """CSV lines for the export's rows, the same bytes as csv.writer writes for :func:`_cells`, made
+    faster: a response's ten cells are made once for all its answers in a batch, and the cells of
+    repeated values (step ids, questions, choice labels, kinds, polarities) once for all rows."""
+
+    def __init__(self) -> None:
+        self.repeated: dict[Any, str] = {}
+        self.questions: dict[tuple[Any, Any, Any], str] = {}
+
+    def _repeated(self, value: Any) -> str:
+        found = self.repeated.get(value)
+        if found is None:
+            if len(self.repeated) >= REPEATED:
+                self.repeated.clear()
+            found = self.repeated[value] = _csv_field(safe(value))
+        return found
+
+    def lines(self, batch: Batch) -> tuple[str, int]:
+        """The batch's lines, and how many."""
+        answers, responses = batch
+        heads: dict[int, str] = {}
+        questions, cached, repeated, field = self.questions, self.repeated, self._repeated, _csv_field
+        if len(questions) >= REPEATED:
+            questions.clear()
+        out: list[str] = []
+        for a in answers:
+            rid = a[1]
+            head = heads.get(rid)
+            if head is None:
+                r = responses.get(int(rid))
+                if r is None:
+                    continue  # the response has gone since its answers were read
+                head = heads[rid] = ",".join(map(field, _response_cells(r)))
+            key = (a[2], a[3], a[4])  # step, question, kind
+            asked = questions.get(key)
+            if asked is None:
+                asked = questions[key] = ",".join(map(repeated, key))
+            text, transcript, seconds = a[6], a[7], a[9]
+            answer = (cached.get(a[5]) or repeated(a[5])) if text is None else field(safe(text))
+            out.append(",".join((
+                head, asked, answer, "" if transcript is None else field(safe(transcript)),
+                cached.get(a[8]) or repeated(a[8]), "" if seconds is None else str(seconds))))
+        count = len(out)
+        out.append("")
+        return "\r\n".join(out), count
 
 
 async def write_csv(filters: Filters, write: Callable[[bytes], Any]) -> int:
@@ -83,12 +173,11 @@ async def write_csv(filters: Filters, write: Callable[[bytes], Any]) -> int:
     writer.writerow([name for name, _ in COLUMNS])
     await _maybe_await(write(("\ufeff" + buffer.getvalue()).encode()))
     total = 0
-    async for rows in batches(filters):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(rows)
-        total += len(rows)
-        await _maybe_await(write(buffer.getvalue().encode()))
+    lines = _CsvLines()
+    async for batch in _batches(filters):
+        text, count = lines.lines(batch)
+        total += count
+        await _maybe_await(write(text.encode()))
     return total
 
 

@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from admin.filters import Cursor, Filters
+from admin.queries import rollup, search
 from admin.queries.summary import codes_text, split_codes
 from admin.sql import Sql, as_datetime, like_pattern
 from core.storage import models as m
 
 PAGE_SIZE = 50
+WINDOW = 2000  # newest responses searched with EXISTS before the search index is asked
 LIST_COLUMNS = ("r.id, r.ref, r.started_at, r.conversation_id, r.language, r.role, r.age_band, r.status, "
                 "r.review_status, r.polarity, r.priority_codes, r.has_voice, r.flagged")
 
@@ -41,8 +43,8 @@ class Page:
     more_before: bool  # there is a previous page
 
 
-def where(sql: Sql, f: Filters) -> tuple[list[str], list[Any]]:
-    """SQL conditions and values for the filters (cursor excluded)."""
+def where(sql: Sql, f: Filters, search: bool = True) -> tuple[list[str], list[Any]]:
+    """SQL conditions and values for the filters (cursor excluded; the search only if ``search``)."""
     conds: list[str] = []
     values: list[Any] = []
     for name, column in (("polarity", "r.polarity"), ("role", "r.role"), ("language", "r.language"),
@@ -67,12 +69,24 @@ def where(sql: Sql, f: Filters) -> tuple[list[str], list[Any]]:
     if f.flagged:
         conds.append("r.flagged = ?")
         values.append(True)
-    if f.q:
-        pattern = like_pattern(f.q)
-        conds.append(f"EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id AND "
-                     f"(a.text {sql.like} ? ESCAPE '\\' OR a.transcript {sql.like} ? ESCAPE '\\'))")
-        values += [pattern, pattern]
+    if f.q and search:
+        cond, more = contains(sql, f.q)
+        conds.append(cond)
+        values += more
     return conds, values
+
+
+def contains(sql: Sql, q: str, per_row: bool = False) -> tuple[str, list[Any]]:
+    """The search condition: an answer of the response has ``q`` in its text or transcript.
+
+    ``per_row``: checked response by response in the list's order (PostgreSQL would otherwise
+    turn it into a join over every answer, which is slow when the page fills after a few rows).
+    """
+    pattern = like_pattern(q)
+    offset = " OFFSET 0" if per_row and sql.pg else ""  # OFFSET keeps it a per-row subplan
+    return (f"EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id AND "
+            f"(a.text {sql.like} ? ESCAPE '\\' OR a.transcript {sql.like} ? ESCAPE '\\'){offset})",
+            [pattern, pattern])
 
 
 def _seek(sql: Sql, f: Filters, cursor: Cursor) -> tuple[str, list[Any], bool]:
@@ -80,14 +94,43 @@ def _seek(sql: Sql, f: Filters, cursor: Cursor) -> tuple[str, list[Any], bool]:
     newest = f.sort == "newest"
     later = newest == cursor.backwards  # rows after the cursor in time
     op = ">" if later else "<"
-    cond = f"(r.started_at {op} ? OR (r.started_at = ? AND r.id {op} ?))"
+    # The first term bounds a range of the started_at index, so a deep page starts where it is.
+    cond = f"r.started_at {op}= ? AND (r.started_at {op} ? OR r.id {op} ?)"
     stamp = sql.dt(cursor.started_at)
     return cond, [stamp, stamp, cursor.id], cursor.backwards
 
 
+async def _search_rows(sql: Sql, q: str, conds: list[str], values: list[Any], order: str
+                       ) -> list[dict[str, Any]]:
+    """The page's rows for a search, by the quickest way that gives exactly the same rows.
+
+    First the newest WINDOW responses (after the cursor, within the filters) are searched with
+    EXISTS: if a whole page matches there, those are the first matches. If not, matches are rare,
+    and the search index names the matching responses within the filters (at most CAP answers).
+    Only a search with more matches than that, yet few among the newest responses, or one too
+    short for the index, scans further with EXISTS.
+    """
+    exists, more = contains(sql, q, per_row=True)
+    ordering = f"ORDER BY r.started_at {order}, r.id {order}"
+    clause = f"WHERE {' AND '.join(conds)}" if conds else ""
+    if search.usable(q):
+        rows = await sql.rows(f"SELECT {LIST_COLUMNS} FROM (SELECT {LIST_COLUMNS} FROM response r {clause} "
+                              f"{ordering} LIMIT {WINDOW}) r WHERE {exists} {ordering} LIMIT {PAGE_SIZE + 1}",
+                              [*values, *more])
+        if len(rows) > PAGE_SIZE:
+            return rows
+        matching = await search.matching_responses(sql, q, conds, values)
+        if matching is not None:
+            found = f"r.id IN ({','.join(str(int(i)) for i in matching)})" if matching else "1 = 0"
+            return await sql.rows(f"SELECT {LIST_COLUMNS} FROM response r WHERE "
+                                  f"{' AND '.join([*conds, found])} {ordering} LIMIT {PAGE_SIZE + 1}", values)
+    return await sql.rows(f"SELECT {LIST_COLUMNS} FROM response r WHERE {' AND '.join([*conds, exists])} "
+                          f"{ordering} LIMIT {PAGE_SIZE + 1}", [*values, *more])
+
+
 async def page(f: Filters) -> Page:
     sql = Sql()
-    conds, values = where(sql, f)
+    conds, values = where(sql, f, search=False)
     backwards = False
     if f.cursor:
         cond, more, backwards = _seek(sql, f, f.cursor)
@@ -95,9 +138,12 @@ async def page(f: Filters) -> Page:
         values += more
     descending = (f.sort == "newest") != backwards
     order = "DESC" if descending else "ASC"
-    clause = f"WHERE {' AND '.join(conds)}" if conds else ""
-    rows = await sql.rows(f"SELECT {LIST_COLUMNS} FROM response r {clause} "
-                          f"ORDER BY r.started_at {order}, r.id {order} LIMIT {PAGE_SIZE + 1}", values)
+    if f.q:
+        rows = await _search_rows(sql, f.q, conds, values, order)
+    else:
+        clause = f"WHERE {' AND '.join(conds)}" if conds else ""
+        rows = await sql.rows(f"SELECT {LIST_COLUMNS} FROM response r {clause} "
+                              f"ORDER BY r.started_at {order}, r.id {order} LIMIT {PAGE_SIZE + 1}", values)
     extra = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if backwards:
@@ -194,6 +240,7 @@ async def _resummarise_codes(response: m.Response) -> None:
     coded = await m.ResponseCode.filter(response_id=response.id).values_list("priority_id", flat=True)
     await m.Response.filter(id=response.id).update(
         priority_codes=codes_text({str(c) for c in [*option, *coded]}))
+    await rollup.update(Sql(), [response.id])
 
 
 async def add_note(response: m.Response, text: str, actor: str) -> m.ResponseNote:
@@ -210,6 +257,8 @@ async def set_flag(response: m.Response, flagged: bool) -> None:
 
 async def set_transcript(response: m.Response, answer_id: int, text: str) -> bool:
     changed = await m.Answer.filter(id=answer_id, response_id=response.id).update(transcript=text or None)
+    if changed == 1:
+        await search.reindex(Sql(), answer_id)
     return changed == 1
 
 

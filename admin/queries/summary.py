@@ -3,7 +3,8 @@
 The bot writes answers; the admin reads summaries. Before a page reads them, :func:`refresh`
 recomputes the summary of every response (or answer) changed since shortly before the newest
 summary, using the ``updated_at`` indexes, so the lists and charts need no joins and are never
-stale. Nothing in ``core`` has to know about it.
+stale. The dashboard's daily counts (:mod:`admin.queries.rollup`) are then brought up to date
+for those responses. Nothing in ``core`` has to know about it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from admin.queries import rollup
 from admin.sql import Sql, as_datetime
 
 MARGIN = timedelta(minutes=2)  # longer than any bot transaction
@@ -39,9 +41,12 @@ async def _changed_ids(sql: Sql, since: datetime | None) -> list[int]:
 async def refresh(now: datetime) -> int:
     """Bring every changed response's summary up to date; returns how many were recomputed."""
     sql = Sql()
+    await rollup.ensure_built(sql)
     ids = await _changed_ids(sql, await _since(sql))
     for start in range(0, len(ids), BATCH):
         await summarise(sql, ids[start:start + BATCH], now)
+    await rollup.update(sql, ids)
+    await rollup.forget_erased(sql)
     return len(ids)
 
 
