@@ -212,6 +212,7 @@ class TelegramChannel:
 
     async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
         parsed = parse(payload)
+        log.debug("update %s: %s", update_id, parsed.kind)  # the id and kind only, never content
         try:
             if parsed.callback_id:
                 await self._answer_callback(parsed.callback_id)
