@@ -70,6 +70,7 @@ class Settings:
     locales_dir: Path = ROOT / "locales"
     recordings_dir: Path = ROOT / "recordings"  # human recordings of prompts: <lang>/<key>.ogg
     lexicon_dir: Path = ROOT / "safeguarding" / "lexicon"  # words that suggest someone may be at risk
+    retention_days: int = 730  # answers are anonymised after this many days
     cache_dir: Path = Path("voices-cache")  # voice notes made by espeak-ng
     council_name: str = "Leicestershire County Council"
     help_team: str = "the Voices team"
@@ -163,6 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = 
         nspcc_number=env.get("VOICES_NSPCC_NUMBER") or Settings.nspcc_number,
         samaritans_number=env.get("VOICES_SAMARITANS_NUMBER") or Settings.samaritans_number,
         shout_number=env.get("VOICES_SHOUT_NUMBER") or Settings.shout_number,
+        retention_days=int(env.get("VOICES_RETENTION_DAYS") or Settings.retention_days),
         children_social_care=env.get("VOICES_CHILDREN_SOCIAL_CARE", ""),
         adult_social_care=env.get("VOICES_ADULT_SOCIAL_CARE", ""),
         out_of_hours_number=env.get("VOICES_OUT_OF_HOURS_NUMBER", ""),

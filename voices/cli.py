@@ -18,6 +18,7 @@ from core.check import check_all, format_problems
 from core.definition import Conversation
 from core.languages import BY_CODE
 from core.loader import ConversationError, load_conversations
+from core.retention import RetentionJob
 from core.risk import load_lexicon
 from core.service import Voices
 from core.settings import ROOT, Settings, load_settings
@@ -46,6 +47,7 @@ async def serve(settings: Settings) -> None:
     await runner.setup()
     channel = None
     sender: AlertSender | None = None
+    retention: RetentionJob | None = None
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         print(f"Voices is running. Admin: http://{settings.host}:{settings.port}/", flush=True)
@@ -69,8 +71,12 @@ async def serve(settings: Settings) -> None:
                   "Try a conversation in this terminal with: voices try", flush=True)
         sender = AlertSender(settings, channel.bot if channel is not None else None)
         await sender.start()
+        retention = RetentionJob(settings.retention_days, service.clock)
+        retention.start()
         await _until_stopped()
     finally:
+        if retention is not None:
+            await retention.stop()
         if sender is not None:
             await sender.stop()
         if channel is not None:
