@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from aiohttp import web
 
 from admin import audit, labels
 from admin.filters import CHOICES, Filters, cursor_text, parse
-from admin.keys import CONFIG
+from admin.keys import CONFIG, SETTINGS
 from admin.middleware import USER, requires
 from admin.queries import responses, summary
 from admin.render import render
+from core.risk import Lexicon, load_lexicon
 from core.storage import models as m
 
 MAX_NOTE = 5000
@@ -131,7 +135,25 @@ async def set_transcript(request: web.Request) -> web.Response:
             not await responses.set_transcript(response, int(answer_id), text):
         raise web.HTTPBadRequest(text="We could not save that transcript. Go back and try again.")
     await _log(request, response, "transcript", f"answer:{answer_id}")
+    await _check_transcript(request, response, int(answer_id), text)
     return _back(response, f"answer-{answer_id}")
+
+
+async def _check_transcript(request: web.Request, response: m.Response, answer_id: int, text: str) -> None:
+    """A transcript is read for risk like a typed answer: a match raises an alert for an officer."""
+    found = lexicon(request.app[SETTINGS].lexicon_dir).detect(text, response.language)
+    if found is None:
+        return
+    await m.SafeguardingAlert.create(response_id=response.id, answer_id=answer_id, source="transcript",
+                                     category=found.category, severity=found.severity,
+                                     matched=found.matched[:64], language=response.language,
+                                     age_band=response.age_band)
+    await m.Response.filter(id=response.id).update(flagged=True)
+
+
+@functools.cache
+def lexicon(directory: Path) -> Lexicon:
+    return load_lexicon(directory)
 
 
 @requires("officer")

@@ -172,3 +172,18 @@ async def test_a_downloaded_voice_answer_plays_in_the_admin(admin: Admin, office
     other = await _response("")
     wrong = await admin.client.get(f"/responses/{other.ref}/voice/{answer.id}")  # not this response's
     assert wrong.status == 404
+
+
+async def test_a_worrying_transcript_raises_an_alert(admin: Admin, officer: m.AdminUser) -> None:
+    response = await _response("")
+    answer = await m.Answer.create(response=response, step_id="more", kind="voice", question="Anything else?",
+                                   voice_file_id="tg-file-2", voice_duration=3, language="en", label="")
+    path = f"/responses/{response.ref}"
+    sent = await admin.post(f"{path}/transcript", {"answer": answer.id, "transcript": "the bus was late"},
+                            form_page=path)
+    assert sent.status in (302, 303) and await m.SafeguardingAlert.all().count() == 0
+    await admin.post(f"{path}/transcript", {"answer": answer.id, "transcript": "my uncle hits me at home"},
+                     form_page=path)
+    alert = await m.SafeguardingAlert.get()
+    assert (alert.source, alert.answer_id, alert.response_id) == ("transcript", answer.id, response.id)
+    assert "uncle" not in alert.matched and (await m.Response.get(id=response.id)).flagged
