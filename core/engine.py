@@ -362,15 +362,23 @@ def _answer_text(conv: Conversation, state: State, current: Step, event: Event) 
         return _retry(conv, state, "media_text")
     if not isinstance(event, Text):
         return state, show(conv, state)
-    control = _control(conv, state, event.text)
-    if control == SKIP:
-        return _skip(conv, state)
-    if control == HELP:
-        return _help(conv, state)
+    asked = _skip_or_help(conv, state, event.text)
+    if asked is not None:
+        return asked
     if not has_words(event.text):
         return _retry(conv, state, "reask_text")
     answer = Answer(current.id, "text", _question(conv, current), text=event.text, label=event.text)
     return _record(conv, state, current, answer)
+
+
+def _skip_or_help(conv: Conversation, state: State, text: str) -> Result | None:
+    """The Skip and Help buttons (or their words) work on every question."""
+    control = _control(conv, state, text)
+    if control == SKIP:
+        return _skip(conv, state)
+    if control == HELP:
+        return _help(conv, state)
+    return None
 
 
 def _voice_answer(conv: Conversation, current: Step, note: VoiceNote) -> Answer:
@@ -424,13 +432,11 @@ def _answer_choice(conv: Conversation, state: State, current: Step, event: Event
         return _retry(conv, state, "media_choice")
     if not isinstance(event, Text):
         return state, show(conv, state)
-    control = _control(conv, state, event.text)
-    if control == SKIP:
-        return _skip(conv, state)
-    if control == HELP:
-        return _help(conv, state)
+    asked = _skip_or_help(conv, state, event.text)
+    if asked is not None:
+        return asked
     if current.kind == "multi":
-        return _answer_multi(conv, state, current, event.text, control == DONE)
+        return _answer_multi(conv, state, current, event.text, _control(conv, state, event.text) == DONE)
     chosen = match(conv, current, event.text)
     if chosen is None:
         return _retry(conv, state, "reask")
