@@ -64,10 +64,10 @@ async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Ha
         await channel.stop()
 
 
-async def say(user: FakeUser, text: str, quiet: float = 0.15) -> list[SentMessage]:
+async def say(user: FakeUser, text: str, quiet: float = 0.15, timeout: float = 5.0) -> list[SentMessage]:
     """Send a message (or tap a reply button) and return every reply it got."""
     await user.send(text)
-    first = await user.replies(1)
+    first = await user.replies(1, timeout=timeout)
     return first + await user.settle(quiet=quiet)
 
 

@@ -26,14 +26,14 @@ def probe(data: bytes) -> str:
 async def test_listen_sends_the_question_as_a_voice_note_with_its_keyboard(harness: Harness) -> None:
     user = harness.fake.user(5001)
     await through_welcome(user)
-    replies = await say(user, "Listen 🔊")
+    replies = await say(user, "Listen 🔊", timeout=30)
     voice = replies[-1]
     assert voice.method == "sendVoice"
     assert voice.caption == "Question 1 of 4\nWhat do you want to tell us about?"
     assert voice.buttons[0] == "School or college 🏫" and voice.buttons[-1] == "Listen 🔊"
     assert voice.voice is not None and len(voice.voice) < 1_000_000
     assert "codec_name=opus|sample_rate=48000|channels=1" in probe(voice.voice)
-    replies = await say(user, "Listen 🔊")  # the second time Telegram's copy is re-used
+    replies = await say(user, "Listen 🔊", timeout=30)  # the second time Telegram's copy is re-used
     assert voice.file_id and harness.fake.calls("sendVoice")[-1]["voice"] == voice.file_id
     assert await m.Answer.filter(step_id="area").count() == 0  # listening is not an answer
 
@@ -44,7 +44,7 @@ async def test_somali_questions_are_sent_as_words_with_a_clear_note(harness: Har
     await say(user, "/language")
     replies = await say(user, "Soomaali (Somali)")
     listen = replies[-1].buttons[-1]
-    replies = await say(user, listen)
+    replies = await say(user, listen, timeout=30)
     assert replies[0].method == "sendMessage" and "Soomaali" in replies[0].text
     assert replies[-1].method == "sendMessage" and replies[-1].buttons[-1] == listen
 
@@ -54,10 +54,10 @@ async def test_settings_read_out_loud_and_screen_reader(harness: Harness) -> Non
     await through_welcome(user)
     replies = await say(user, "/settings")
     assert "Read out loud: off." in replies[-1].text
-    replies = await say(user, "Read out loud")
+    replies = await say(user, "Read out loud", timeout=30)
     assert "Read out loud: on." in replies[-1].content  # now read aloud, as a caption
-    await say(user, "Screen reader")
-    replies = await say(user, "Done")
+    await say(user, "Screen reader", timeout=30)
+    replies = await say(user, "Done", timeout=30)
     question = replies[-1]
     assert question.method == "sendVoice" and question.caption.endswith("What do you want to tell us about?")
     keyboard = question.reply_markup["keyboard"]
@@ -71,7 +71,7 @@ async def test_choosing_simpler_words_at_the_start_gives_the_easy_read_track(har
     await say(user, "/start")
     await say(user, "English")
     await say(user, "Simpler words")
-    replies = await say(user, "Done")
+    replies = await say(user, "Done", timeout=30)
     assert replies[-1].text == "Who is answering?"
     assert replies[-1].buttons[:3] == ["A young person", "Helping someone", "Parent or carer"]
     assert (await m.Respondent.get()).settings == "easy"
@@ -84,7 +84,7 @@ async def test_pictures_show_each_answer_with_its_words(harness: Harness) -> Non
     await through_welcome(user)
     await say(user, "/settings")
     await say(user, "Pictures")
-    replies = await say(user, "Done")
+    replies = await say(user, "Done", timeout=30)
     album = [msg for msg in replies if msg.method == "sendMediaGroup"]
     captions = ["School or college 🏫", "Health or care 🩺", "Becoming an adult 🌱", "Help for families 👪",
                 "Something else 💬"]
