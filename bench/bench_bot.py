@@ -79,7 +79,7 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 WELCOME = ["/start", "English", "None of these", "Done", "1", "3", "Next", "Next", "1"]
 FEEDBACK_STEPS = frozenset({"area", "how", "tell-good", "more"})  # "more" is stored as skipped
 THANKS_TEXT = "will read your answers by"
-CALIBRATION_ID = 999
+CALIBRATION_ID = 424242  # not 999: the risk lexicon rightly reacts to the emergency number
 FIRST_USER_ID = 100_001
 
 TARGET_BURST_STEPS_S = 250.0

@@ -140,7 +140,9 @@ class TelegramChannel:
         for session_id, chat_id in await self.service.undelivered(SOURCE, dt.timedelta(hours=24)):
             reply = await self.service.resend(session_id)
             if reply is not None:
-                await self._send(chat_id, reply)
+                # The same question again: an answer the person sent to the first copy while the
+                # bot was down must still count, so the question's message id is not moved on.
+                await self._send(chat_id, reply, new_question=False)
 
     # ---- polling --------------------------------------------------------------------
 
@@ -287,7 +289,7 @@ class TelegramChannel:
 
     # ---- sending ----------------------------------------------------------------------
 
-    async def _send(self, chat_id: int, reply: Reply) -> None:
+    async def _send(self, chat_id: int, reply: Reply, new_question: bool = True) -> None:
         question_id: int | None = None
         style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"),
                       pictures=reply.has("pictures") and self.pictures is not None)
@@ -308,7 +310,7 @@ class TelegramChannel:
                 return
             if message.question:
                 question_id = sent
-        await self.service.delivered(reply.session_id, reply.version, question_id)
+        await self.service.delivered(reply.session_id, reply.version, question_id if new_question else None)
 
     async def _send_text(self, chat_id: int, text: str) -> None:
         await self._send_message(chat_id, Message(text))

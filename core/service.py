@@ -549,9 +549,13 @@ class Voices:
         await self.flush_delivered()
 
     async def flush_delivered(self) -> None:
-        """Write the delivery marks noted so far (also called when the channel stops)."""
-        marks, self._marks = self._marks, {}
-        if marks:
+        """Write the delivery marks noted so far (also called when the channel stops).
+
+        Marks noted while a write is under way are written by the next round of the loop, so
+        none waits in memory for some later delivery.
+        """
+        while self._marks:
+            marks, self._marks = self._marks, {}
             async with in_transaction() as conn:
                 await q.mark_delivered(conn, [(sid, v, mid) for sid, (v, mid) in marks.items()])
 
