@@ -86,9 +86,10 @@ def step(conv: Conversation, state: State, event: Event) -> Result:
     if state.status == "paused":
         resumed = replace(state, status="active", seq=state.seq + 1)
         return resumed, [Say(ui(conv, "welcome_back")), *show(conv, resumed)]
-    if isinstance(event, Text) and _control(conv, state, event.text) == LISTEN:
+    control = _control(conv, state, event.text) if isinstance(event, Text) else ""
+    if control == LISTEN:
         return state, _read_aloud(conv, state)
-    if isinstance(event, Text) and _control(conv, state, event.text) == PERSON:
+    if control == PERSON:
         return state, [AskForPerson(), Say(ui(conv, "person_asked")), *show(conv, state)]
     if state.interrupt:
         return _interrupt(conv, state, event)

@@ -441,28 +441,29 @@ class Voices:
             matched=found.matched[:64], language=turn.person.language, age_band=turn.person.age_band)
         if turn.response_id is not None:
             await q.update_response(turn.conn, turn.response_id, {"flagged": True}, turn.now)
-        t = self.translate(turn.person.language)
-        texts = signpost(lambda key, **values: fill(t(UI[key]), values), self.settings, turn.person.role,
-                         turn.person.age_band)
+        lang = turn.person.language
+        texts = signpost(lambda key, **values: self.text(lang, key, **values), self.settings,
+                         turn.person.role, turn.person.age_band)
         return [*(Say(text) for text in texts), *outputs]
 
     async def _my_data(self, turn: _Turn) -> list[Output]:
         """/mydata: the answers in words, and everything (profile included) as a JSON file."""
-        t = self.translate(turn.person.language)
+        lang = turn.person.language
         data = await q.my_data(turn.conn, turn.person.id)
         answers = [a for r in data["responses"] for a in r["answers"]]
         lines = [f"{a['question']}\n→ {a['text'] or a['label']}" for a in answers]
-        body = "\n\n".join(lines) if lines else t(UI["mydata_none"])
+        body = "\n\n".join(lines) if lines else self.text(lang, "mydata_none")
         blob = json.dumps(data, ensure_ascii=False, indent=2).encode()
-        return [Say(t(UI["mydata_intro"])), Say(body), Document("my-data.json", blob, t(UI["mydata_file"]))]
+        return [Say(self.text(lang, "mydata_intro")), Say(body),
+                Document("my-data.json", blob, self.text(lang, "mydata_file"))]
 
     async def _erase(self, turn: _Turn) -> list[Output]:
         """/delete, confirmed: everything about the person goes, and they are told what stays."""
         had_alert = await q.erase(turn.conn, turn.person, turn.key_hash, turn.update_id, turn.now)
         turn.erased = True
-        t = self.translate(turn.person.language)
-        said: list[Output] = [Say(t(UI["deleted"]), close_keyboard=True)]
-        return [*said, Say(t(UI["deleted_safety"]))] if had_alert else said
+        lang = turn.person.language
+        said: list[Output] = [Say(self.text(lang, "deleted"), close_keyboard=True)]
+        return [*said, Say(self.text(lang, "deleted_safety"))] if had_alert else said
 
     async def _forget(self, turn: _Turn, state: State) -> State:
         """After a "no" to consent keep only that answer (and the language), nothing about them."""
