@@ -91,6 +91,10 @@ class Settings:
     feedback_conversation: str = "feedback"
     admin_url: str = ""  # VOICES_ADMIN_URL, for links in alerts; empty: http://{host}:{port}
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # Campaigns (SCALE.md section 3): Telegram allows a bot about 30 messages/s in all and about 1/s
+    # per chat; broadcasts take at most broadcast_rate of that, interactive replies go first.
+    broadcast_rate: float = 25.0  # VOICES_BROADCAST_RATE, messages per second, all chats together
+    chat_gap: float = 1.0  # VOICES_CHAT_GAP, seconds between broadcast messages to one chat
 
     @property
     def bot_enabled(self) -> bool:
@@ -168,4 +172,6 @@ def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = 
         children_social_care=env.get("VOICES_CHILDREN_SOCIAL_CARE", ""),
         adult_social_care=env.get("VOICES_ADULT_SOCIAL_CARE", ""),
         out_of_hours_number=env.get("VOICES_OUT_OF_HOURS_NUMBER", ""),
+        broadcast_rate=float(env.get("VOICES_BROADCAST_RATE") or Settings.broadcast_rate),
+        chat_gap=float(env.get("VOICES_CHAT_GAP") or Settings.chat_gap),
     )

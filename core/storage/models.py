@@ -69,7 +69,9 @@ class Respondent(Model):
     consent = fields.CharField(max_length=8, null=True)
     consent_version = fields.CharField(max_length=32, null=True)
     consent_at = fields.DatetimeField(null=True)
-    contact_ok = fields.BooleanField(default=False)
+    contact_ok = fields.BooleanField(default=False)  # may be sent invitations, reminders, bulletins
+    contact_at = fields.DatetimeField(null=True)  # when that choice was last made
+    blocked_at = fields.DatetimeField(null=True)  # Telegram said the bot is blocked: send nothing
     # Personal settings that are on, comma-separated (easy, pictures, voice, screen-reader).
     settings = fields.CharField(max_length=64, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -77,6 +79,7 @@ class Respondent(Model):
 
     session: fields.BackwardOneToOneRelation[Session]
     responses: fields.ReverseRelation[Response]
+    deliveries: fields.ReverseRelation[Delivery]
 
     class Meta:
         app = "voices"
@@ -517,3 +520,101 @@ __all__ = [
     "new_ref",
     "respondent_key",
 ]
+
+
+# ---- the annual survey: campaigns, deliveries and bulletins (issue 6) -------------------------
+
+CAMPAIGN_KINDS = ("survey", "bulletin")
+CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "cancelled", "done")
+DELIVERY_KINDS = ("invite", "reminder", "bulletin")
+# pending: to send; sending: handed to Telegram, outcome not yet written; sent; blocked: the person
+# blocked the bot or deleted their account; failed: refused for another reason (not retried);
+# unknown: the process stopped while the message was on its way, so it may or may not have arrived
+# (never sent again: a second invitation is worse than a missing one); skipped: the person stopped
+# messages, or was erased, before it went.
+DELIVERY_STATUSES = ("pending", "sending", "sent", "blocked", "failed", "unknown", "skipped")
+
+
+# Something sent to many people: an invitation to a survey (with one reminder) or a bulletin.
+class Campaign(Model):
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16, default="survey")
+    name = fields.CharField(max_length=200)
+    conversation_id = fields.CharField(max_length=64, null=True)
+    conversation_version = fields.IntField(null=True)
+    bulletin: fields.ForeignKeyNullableRelation[Bulletin] = fields.ForeignKeyField(
+        "voices.Bulletin", related_name="campaigns", null=True, on_delete=fields.SET_NULL
+    )
+    # Who is invited: {"roles": [...], "languages": [...], "age_bands": [...]}; an empty list is all.
+    audience: fields.JSONField[dict[str, list[str]]] = fields.JSONField(default=dict)
+    invitation: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)  # language -> text
+    reminder: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)  # language -> text
+    reminder_days = fields.IntField(default=7)  # 0: no reminder
+    status = fields.CharField(max_length=16, default="draft")
+    scheduled_at = fields.DatetimeField(null=True)
+    launched_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    created_by = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    deliveries: fields.ReverseRelation[Delivery]
+
+    class Meta:
+        app = "voices"
+        table = "campaign"
+        indexes = (Index(fields=("status", "scheduled_at"), name="campaign_status"),)
+
+
+# One message of a campaign to one person. Unique per campaign, person and kind, so nobody is
+# invited (or reminded) twice, whatever crashes or how many processes run.
+class Delivery(Model):
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "voices.Campaign", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    respondent: fields.ForeignKeyRelation[Respondent] = fields.ForeignKeyField(
+        "voices.Respondent", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16, default="invite")
+    status = fields.CharField(max_length=16, default="pending")
+    language = fields.CharField(max_length=16, default="en")  # the person's language when queued
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField(null=True)
+    sending_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    message_id = fields.BigIntField(null=True)
+    error = fields.CharField(max_length=100, null=True)  # exception type only
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = "voices"
+        table = "delivery"
+        unique_together = (("campaign", "respondent", "kind"),)
+        indexes = (
+            Index(fields=("status", "id"), name="delivery_status"),
+            Index(fields=("respondent_id",), name="delivery_respondent"),
+        )
+
+
+# A "You said, we did" item: a text per language (drafts marked for review), linked to the
+# responses it answers. Published ones can be read with /news and broadcast like a campaign.
+class Bulletin(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=200)  # for officers, in English
+    # language -> {"text": "...", "review": "draft" | "reviewed"}; English is the source.
+    texts: fields.JSONField[dict[str, dict[str, str]]] = fields.JSONField(default=dict)
+    status = fields.CharField(max_length=16, default="draft")  # draft | published
+    published_at = fields.DatetimeField(null=True, db_index=True)
+    created_by = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    responses: fields.ManyToManyRelation[Response] = fields.ManyToManyField(
+        "voices.Response", related_name="bulletins", through="bulletin_response"
+    )
+
+    campaigns: fields.ReverseRelation[Campaign]
+
+    class Meta:
+        app = "voices"
+        table = "bulletin"

@@ -22,7 +22,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core.storage import models as m
 
 PERSON_COLUMNS = ("id", "channel", "chat_id", "language", "language_confirmed", "role", "answered_by",
-                  "age_band", "consent", "consent_version", "consent_at", "contact_ok", "settings")
+                  "age_band", "consent", "consent_version", "consent_at", "contact_ok", "contact_at",
+                  "settings")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Person:
     consent_version: str | None = None
     consent_at: dt.datetime | str | None = None
     contact_ok: bool = False
+    contact_at: dt.datetime | str | None = None
     settings: str = ""  # personal settings that are on, comma-separated: easy, pictures, voice, ...
 
 
@@ -245,7 +247,9 @@ async def erase(conn: BaseDBAsyncClient, person: Person, key_hash: str, update_i
     alerts = await rows(conn, f"SELECT COUNT(*) AS n FROM safeguarding_alert WHERE response_id IN ({marks})",
                         ids)
     await execute(conn, f"DELETE FROM answer WHERE response_id IN ({marks})", ids)
+    await execute(conn, f"DELETE FROM bulletin_response WHERE response_id IN ({marks})", ids)
     await execute(conn, "DELETE FROM response WHERE respondent_id = ?", (person.id,))
+    await execute(conn, "DELETE FROM delivery WHERE respondent_id = ?", (person.id,))
     await execute(conn, "DELETE FROM session WHERE respondent_id = ?", (person.id,))
     await execute(conn, "DELETE FROM respondent WHERE id = ?", (person.id,))
     await execute(conn, "INSERT INTO tombstone (key_hash, deleted_at, last_update_id) VALUES (?, ?, ?) "
