@@ -76,7 +76,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 SECRET_KEY = "bench-secret-key-not-for-production"
 
 # The scripted conversation (as tests/bot/conftest.py WELCOME_TO_FEEDBACK, then test_conversation).
-WELCOME = ["/start", "English", "None of these", "Done", "1", "3", "Next", "Next", "1"]
+WELCOME = ["/start", "English", "None of these", "Done", "1", "3", "Next", "Next", "1", "2"]
 FEEDBACK_STEPS = frozenset({"area", "how", "tell-good", "more"})  # "more" is stored as skipped
 THANKS_TEXT = "will read your answers by"
 CALIBRATION_ID = 424242  # not 999: the risk lexicon rightly reacts to the emergency number

@@ -56,6 +56,7 @@ COMMAND_HELP = {
     "privacy": N_("How we use your answers"),
     "mydata": N_("See everything we keep about you"),
     "delete": N_("Delete your answers"),
+    "news": N_("What we changed"),
 }
 
 

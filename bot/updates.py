@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from core.model import Action, Command, Event, Media, Text, Voice, VoiceNote
 
-COMMANDS = ("start", "help", "back", "skip", "stop", "language", "settings", "privacy", "mydata", "delete")
+COMMANDS = ("start", "help", "back", "skip", "stop", "language", "settings", "privacy", "mydata", "delete",
+            "news")
 MEDIA_KINDS = ("sticker", "photo", "video", "video_note", "animation", "audio", "document", "location",
                "venue", "contact", "poll", "dice", "game", "story", "invoice")
 _COMMAND = re.compile(r"^/([A-Za-z]+)(?:@[A-Za-z0-9_]+)?(?:\s.*)?$", re.S)

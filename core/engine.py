@@ -22,6 +22,7 @@ from core.model import (
     AskForPerson,
     Button,
     Command,
+    ContactChoice,
     Erase,
     Event,
     Finished,
@@ -34,6 +35,7 @@ from core.model import (
     Say,
     SetProfile,
     ShowMyData,
+    ShowNews,
     Stale,
     State,
     Submitted,
@@ -553,9 +555,11 @@ def _command(conv: Conversation, state: State, event: Command) -> Result:
         return _privacy(conv, state)
     if name == "mydata":
         return state, [ShowMyData(), *show(conv, state)]
+    if name == "news":
+        return state, [ShowNews(), ContactChoice(offer_start=True), *show(conv, state)]
     if name == "stop":
         stopped = replace(state, status="paused", seq=state.seq + 1)
-        return stopped, [Say(ui(conv, "stopped"), close_keyboard=True)]
+        return stopped, [Say(ui(conv, "stopped"), close_keyboard=True), ContactChoice()]
     if name in ("language", "settings", "delete"):
         asking = replace(state, interrupt=name, seq=state.seq + 1)
         return asking, show(conv, asking)
@@ -701,6 +705,10 @@ def _when_done(conv: Conversation, state: State, event: Event) -> Result:
         return _privacy(conv, state)
     if isinstance(event, Command) and event.name == "mydata":
         return state, [ShowMyData()]
+    if isinstance(event, Command) and event.name == "news":
+        return state, [ShowNews(), ContactChoice(offer_start=True)]
+    if isinstance(event, Command) and event.name == "stop":
+        return state, [Say(ui(conv, "done_already"), close_keyboard=True), ContactChoice()]
     if isinstance(event, Command) and event.name in ("language", "settings", "delete"):
         asking = replace(state, interrupt=event.name, seq=state.seq + 1)
         return asking, show(conv, asking)

@@ -75,7 +75,7 @@ class Media:
 @dataclass(frozen=True)
 class Command:
     name: Literal["start", "help", "back", "skip", "stop", "language", "privacy", "settings", "delete",
-                  "mydata"]
+                  "mydata", "news"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,22 @@ class ShowMyData:
 
 
 @dataclass(frozen=True)
+class ShowNews:
+    """/news: the latest "You said, we did" bulletins, in the person's language."""
+
+
+@dataclass(frozen=True)
+class ContactChoice:
+    """Say whether Voices may send the person messages, with a button to change it.
+
+    Someone who gets messages is offered a way to stop them; with ``offer_start``, someone who
+    does not is offered a way to start.
+    """
+
+    offer_start: bool = False
+
+
+@dataclass(frozen=True)
 class Document:
     """A file to send: ``name`` and its bytes."""
 
@@ -195,4 +211,4 @@ class Document:
 
 
 Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase, AskForPerson, ShowMyData,
-               Document]
+               Document, ShowNews, ContactChoice]

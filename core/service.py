@@ -30,16 +30,19 @@ from core.model import (
     Action,
     Answer,
     AskForPerson,
+    ContactChoice,
     Document,
     Erase,
     Event,
     Finished,
+    InlineButton,
     Output,
     Repeat,
     Restart,
     Say,
     SetProfile,
     ShowMyData,
+    ShowNews,
     Stale,
     State,
     Submitted,
@@ -47,12 +50,14 @@ from core.model import (
 )
 from core.settings import Settings
 from core.signposts import signpost
+from core.storage import campaigns as outreach
 from core.storage import models as m
 from core.storage import turns as q
 from core.storage.statecodec import dumps_state, loads_state
 from core.texts import UI, fill
 
 REDRAWN = frozenset({"language", "settings", "toggle", "settings_done"})
+OUTREACH_ACTIONS = frozenset({"survey", "sub", "unsub"})  # buttons on messages from us
 HELPED_AGES = frozenset({"under-13", "13-15"})  # under 16: answered with an adult helping
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
@@ -271,6 +276,8 @@ class Voices:
                          update_id=inc.update_id)
             if inc.open_conversation is not None:
                 state, outputs = await self._open(turn, inc)
+            elif isinstance(inc.event, Action) and inc.event.name in OUTREACH_ACTIONS and session is not None:
+                state, outputs = await self._outreach_action(turn, inc.event)
             elif session is None:
                 state, outputs = await self._begin(turn, self._first_conversation(person))
             else:
@@ -367,6 +374,10 @@ class Voices:
                     pending = extra + pending
             elif isinstance(out, ShowMyData):
                 shown += await self._my_data(turn)
+            elif isinstance(out, ShowNews):
+                shown += await self._news(turn)
+            elif isinstance(out, ContactChoice):
+                shown += self._contact_choice(turn, out.offer_start)
             elif isinstance(out, AskForPerson):
                 await m.SafeguardingAlert.create(
                     using_db=turn.conn, response_id=turn.response_id, source="request", category="request",
@@ -402,9 +413,12 @@ class Voices:
             p.consent, p.consent_version, p.consent_at = out.value, CONSENT_VERSION, turn.now
             turn.dirty |= {"consent", "consent_version", "consent_at"}
         elif out.key == "contact":
-            p.contact_ok = out.value == "yes"
-            turn.dirty.add("contact_ok")
+            self._set_contact(turn, out.value == "yes")
         return None
+
+    def _set_contact(self, turn: _Turn, ok: bool) -> None:
+        turn.person.contact_ok, turn.person.contact_at = ok, turn.now
+        turn.dirty |= {"contact_ok", "contact_at"}
 
     async def _redraw(self, turn: _Turn, state: State, out: SetProfile) -> tuple[State, list[Output]]:
         """Language or settings changed: show the current step again as the person now wants it."""
@@ -445,6 +459,79 @@ class Voices:
         texts = signpost(lambda key, **values: self.text(lang, key, **values), self.settings,
                          turn.person.role, turn.person.age_band)
         return [*(Say(text) for text in texts), *outputs]
+
+    # ---- messages from us: invitations, reminders, news -------------------------------
+
+    async def _outreach_action(self, turn: _Turn, action: Action) -> tuple[State, list[Output]]:
+        """A button on a message from us: start a survey, or stop or start messages.
+
+        These buttons sit on broadcast messages, not on a question, so they work whatever the
+        person is doing; the conversation they were in is left as it was.
+        """
+        assert turn.session is not None
+        state = loads_state(turn.session.state)
+        turn.base = state
+        lang = turn.person.language
+        if action.name == "survey":
+            return await self._start_survey(turn, state, action.arg)
+        self._set_contact(turn, action.name == "sub")
+        key = "messages_started" if action.name == "sub" else "messages_stopped"
+        return state, [Say(self.text(lang, key))]
+
+    async def _start_survey(self, turn: _Turn, state: State, campaign: str) -> tuple[State, list[Output]]:
+        """"Start the survey" on an invitation: open it, or carry on where the person stopped."""
+        found = await m.Campaign.filter(id=int(campaign or 0), kind="survey") \
+            .values_list("conversation_id", "conversation_version", "status") if campaign.isdigit() else []
+        conv_id, version, status = found[0] if found else ("", 0, "")
+        if conv_id not in self.conversations or status == "cancelled" or \
+                self.conversations[conv_id].version != version or turn.person.consent != "yes":
+            return state, [Say(self.text(turn.person.language, "survey_closed"), close_keyboard=True)]
+        if state.conversation == conv_id and state.version == version and state.status != "done":
+            conv = self._definition(turn, conv_id)
+            if state.status == "paused":
+                state = replace(state, status="active", seq=state.seq + 1)
+                back = Say(self.text(turn.person.language, "welcome_back"))
+                return state, [back, *engine.show(conv, state)]
+            return engine.step(conv, state, Repeat())
+        await self._abandon(turn)
+        return await self._begin(turn, conv_id)
+
+    async def _news(self, turn: _Turn) -> list[Output]:
+        """The latest bulletins in the person's language (English where there is no translation)."""
+        lang = turn.person.language
+        items = await outreach.news()
+        if not items:
+            return [Say(self.text(lang, "news_none"))]
+        texts = [(i["texts"].get(lang) or i["texts"].get(DEFAULT) or {}).get("text", "") for i in items]
+        return [Say(self.text(lang, "news_intro")), Say("\n\n".join(t.strip() for t in texts if t.strip()))]
+
+    def _contact_choice(self, turn: _Turn, offer_start: bool) -> list[Output]:
+        lang = turn.person.language
+        if turn.person.contact_ok:
+            return [Say(self.text(lang, "messages_on"),
+                        buttons=(InlineButton(self.text(lang, "stop_messages"), "unsub"),))]
+        if offer_start and turn.person.consent == "yes":
+            return [Say(self.text(lang, "messages_ask"),
+                        buttons=(InlineButton(self.text(lang, "start_messages"), "sub"),))]
+        return []
+
+    def outreach_message(self, kind: str, language: str, campaign: m.Campaign,
+                         bulletin: m.Bulletin | None = None) -> Say:
+        """What a campaign sends one person: an invitation, its reminder, or a bulletin.
+
+        The officers' text in the person's language, else the default text in that language; a
+        bulletin falls back to English. Every message carries a button to stop messages.
+        """
+        stop = InlineButton(self.text(language, "stop_messages"), "unsub")
+        if kind == "bulletin":
+            texts = bulletin.texts if bulletin is not None else {}
+            entry = texts.get(language) or texts.get(DEFAULT) or {}
+            return Say(entry.get("text", "").strip() or "…", buttons=(stop,))
+        own = (campaign.reminder if kind == "reminder" else campaign.invitation).get(language, "").strip()
+        text = own or self.text(language, kind if kind == "reminder" else "invitation",
+                                council=self.settings.council_name)
+        start = InlineButton(self.text(language, "survey_start"), "survey", str(campaign.id))
+        return Say(text, buttons=(start, stop))
 
     async def _my_data(self, turn: _Turn) -> list[Output]:
         """/mydata: the answers in words, and everything (profile included) as a JSON file."""

@@ -126,6 +126,25 @@ UI: dict[str, str] = {
     "council_children": N_("The council's help for children: {phone}."),
     "council_adults": N_("The council's help for adults: {phone}."),
     "out_of_hours": N_("At night and at weekends, call {phone}."),
+    # Messages from us: invitations to the yearly survey, one reminder, and news (issue 6).
+    "messages_on": N_("We send you messages now and then. They are about our yearly survey and our news."),
+    # TRANSLATORS: button, at most 4 words
+    "stop_messages": N_("Stop messages"),
+    "messages_ask": N_("Do you want us to send you messages now and then? They are about our yearly "
+                       "survey and our news."),
+    # TRANSLATORS: button, at most 4 words
+    "start_messages": N_("Yes, send messages"),
+    "messages_stopped": N_("OK. We will not send you any more messages."),
+    "messages_started": N_("OK. We will send you messages now and then. Type /stop to stop them."),
+    "news_intro": N_("You told us what you think. Here is what we did."),
+    "news_none": N_("There is no news yet. We will tell you when there is."),
+    # TRANSLATORS: button, at most 4 words
+    "survey_start": N_("Start the survey"),
+    "survey_closed": N_("Sorry, this survey has closed. Thank you for wanting to help."),
+    "invitation": N_("Hello from {council}. Please tell us how things went this year. It takes about "
+                     "10 minutes. You can stop and carry on later."),
+    "reminder": N_("Hello again from {council}. You can still answer our yearly survey. It takes about "
+                   "10 minutes. This is the only reminder we will send."),
 }
 
 #: Words that mean an option with this id, in English (other languages use ``also:``).

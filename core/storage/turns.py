@@ -268,8 +268,8 @@ async def tombstone_covers(conn: BaseDBAsyncClient, key_hash: str, update_id: in
 async def my_data(conn: BaseDBAsyncClient, person_id: int) -> dict[str, Any]:
     """Everything stored about a respondent, as plain data (for /mydata)."""
     person = await rows(conn, "SELECT ref, channel, language, role, answered_by, age_band, consent, "
-                              "consent_version, consent_at, settings, created_at FROM respondent "
-                              "WHERE id = ?", (person_id,))
+                              "consent_version, consent_at, contact_ok, contact_at, settings, created_at "
+                              "FROM respondent WHERE id = ?", (person_id,))
     responses = await rows(conn, "SELECT id, ref, conversation_id, conversation_version, language, status, "
                                  "started_at, submitted_at FROM response WHERE respondent_id = ? ORDER BY id",
                            (person_id,))

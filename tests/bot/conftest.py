@@ -71,4 +71,4 @@ async def say(user: FakeUser, text: str, quiet: float = 0.15, timeout: float = 5
     return first + await user.settle(quiet=quiet)
 
 
-WELCOME_TO_FEEDBACK = ["/start", "English", "None of these", "Done", "1", "3", "Next", "Next", "1"]
+WELCOME_TO_FEEDBACK = ["/start", "English", "None of these", "Done", "1", "3", "Next", "Next", "1", "2"]

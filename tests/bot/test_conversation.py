@@ -43,6 +43,9 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
     assert replies[-1].buttons == ["Next", "Tell me more", "Listen 🔊"]
     await say(user, "Next")
     replies = await say(user, "Yes, that is OK")
+    assert replies[-1].text.endswith("Can we send you messages?")
+    assert replies[-1].buttons[:2] == ["Yes, send messages", "No thanks"]
+    replies = await say(user, "Yes, send messages")
     assert replies[-1].text.startswith("Question 1 of 4\n")
     replies = await say(user, "School or college")
     assert replies[-1].text == "Question 2 of 4\nHow is it going?"

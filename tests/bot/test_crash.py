@@ -41,7 +41,7 @@ def has(msg: SentMessage, *labels: str) -> bool:
 
 # The welcome, as the user taps it (after /start). Info steps, which offer only "Next", may come in
 # between: they are tapped through. Each reply must offer the button tapped next.
-WELCOME = ["English", "None of these", "Done", "A young person", "13 to 15", "Yes, that is OK"]
+WELCOME = ["English", "None of these", "Done", "A young person", "13 to 15", "Yes, that is OK", "No thanks"]
 Q3 = starts("Question 3 of 4\n")
 
 

@@ -54,6 +54,7 @@ async def test_every_language_and_track_end_to_end(harness: Harness) -> None:
         for text in ["1", "1", "1", "1", "1"]:  # young person, under 13, with an adult, about, privacy
             seen += await step(user, text, most)
         seen += await step(user, "1", most)  # yes to keeping answers
+        seen += await step(user, "2", most)  # no messages from us
         seen += await step(user, "1", most)  # school or college
         seen += await step(user, "1", most)  # going well
         seen += await step(user, f"words in {language}", most)

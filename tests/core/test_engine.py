@@ -14,6 +14,7 @@ from core.model import (
     Ask,
     AskForPerson,
     Command,
+    ContactChoice,
     Event,
     Finished,
     Media,
@@ -23,6 +24,7 @@ from core.model import (
     Restart,
     Say,
     SetProfile,
+    ShowNews,
     Stale,
     State,
     Submitted,
@@ -290,6 +292,27 @@ def test_stop_pauses_and_any_message_resumes_at_the_same_question() -> None:
     assert state.status == "active" and state.current == "how" and "how" not in state.answers
     assert isinstance(outputs[0], Say) and outputs[0].text.startswith("Welcome back")
     assert asks(outputs).step == "how"
+
+
+def test_stop_also_offers_to_stop_messages_from_us() -> None:
+    _, outputs = run(FEEDBACK, [T("1"), Command("stop")])
+    assert outputs[-1] == ContactChoice(offer_start=False)
+    done, _ = run(FEEDBACK, [T("1"), T("1"), T("words"), Command("skip"), T("Send my answers")])
+    assert done.status == "done"
+    _, outputs = run(FEEDBACK, [Command("stop")], done)
+    assert isinstance(outputs[0], Say) and outputs[-1] == ContactChoice(offer_start=False)
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_news_shows_bulletins_offers_messages_and_keeps_the_place(finished: bool) -> None:
+    events: list[Event] = [T("1"), T("1"), T("words"), Command("skip"), T("Send my answers")] if finished \
+        else [T("1")]
+    before, _ = run(FEEDBACK, events)
+    state, outputs = run(FEEDBACK, [Command("news")], before)
+    assert outputs[:2] == [ShowNews(), ContactChoice(offer_start=True)]
+    assert state == before
+    if not finished:
+        assert asks(outputs).step == "how"
 
 
 @pytest.mark.parametrize(("choice", "restarts"), [("Carry on", False), ("Start again", True), ("2", True)])

@@ -17,7 +17,7 @@ async def test_old_answers_lose_their_words_and_their_person(db: str) -> None:
     service = make_service(db)
     await service.handle(Incoming("terminal", "r1", None, Command("start")))
     for text in ["English", "None of these", "Done", "A parent or carer", "Next", "Next", "Yes, that is OK",
-                 "School or college", "Not going well"]:
+                 "No thanks", "School or college", "Not going well"]:
         await turn(service, text, who="r1")
     note = VoiceNote("file-r1", "u", duration=2, mime="audio/ogg", size=4)
     clip = Clip("file-r1", "audio/ogg", b"OggS")

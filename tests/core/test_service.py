@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.loader import load_conversations
-from core.model import Ask, Command, Event, Repeat, Say, Text
+from core.model import Action, Ask, Command, Event, Repeat, Say, Text
 from core.service import Incoming, Reply, Voices
 from core.settings import ROOT, Secret, Settings
 from core.storage import models as m
@@ -134,7 +134,7 @@ def with_risks(db: str, **settings: str) -> Voices:
 async def to_tell(service: Voices, who: str, role: str, age: str | None) -> None:
     helped = ["Next"] if age in ("Under 13", "13 to 15") else []  # "please answer with an adult"
     steps = ["English", "None of these", "Done", role, *([age] if age else []), *helped, "Next", "Next",
-             "Yes, that is OK", "School or college", "Not going well"]
+             "Yes, that is OK", "No thanks", "School or college", "Not going well"]
     for text in steps:
         await turn(service, text, who=who)
 
@@ -204,3 +204,113 @@ async def test_delete_asks_once_then_erases_everything_and_leaves_a_tombstone(db
     assert late is None and await m.Respondent.all().count() == 0  # an old copy cannot bring them back
     again = await service.handle(Incoming("terminal", "77", None, Text("hello"), update_id=6))
     assert again is not None and await m.Respondent.all().count() == 1  # a new message starts afresh
+
+
+# ---- messages from us: contact choice, /stop, /news, invitations (issue 6) ---------------------
+
+WELCOME_YES = ["English", "None of these", "Done", "A parent or carer", "Next", "Next", "Yes, that is OK"]
+
+
+def says(reply: Reply) -> list[Say]:
+    return [o for o in reply.outputs if isinstance(o, Say)]
+
+
+async def welcomed(service: Voices, who: str, messages: str) -> Reply:
+    await turn(service, Command("start"), who=who)
+    for text in WELCOME_YES:
+        await turn(service, text, who=who)
+    return await turn(service, messages, who=who)
+
+
+async def test_welcome_asks_about_messages_and_stores_the_choice(db: str) -> None:
+    service = make_service(db)
+    reply = await welcomed(service, "yes", "Yes, send messages")
+    assert question(reply).startswith("Question 1 of 4")
+    await welcomed(service, "no", "No thanks")
+    rows = await m.Respondent.all().order_by("id").values_list("contact_ok", "contact_at")
+    assert rows == [(True, FIXED), (False, FIXED)]
+
+
+async def test_stop_and_news_buttons_switch_messages_off_and_on(db: str) -> None:
+    service = make_service(db)
+    await welcomed(service, "p", "Yes, send messages")
+    reply = await turn(service, Command("stop"), who="p")
+    offer = says(reply)[-1]
+    assert offer.text.startswith("We send you messages now and then")
+    assert [(b.label, b.action) for b in offer.buttons] == [("Stop messages", "unsub")]
+    reply = await turn(service, Action("unsub", "", 0), who="p")
+    assert says(reply)[-1].text == "OK. We will not send you any more messages."
+    assert not (await m.Respondent.get()).contact_ok
+    reply = await turn(service, Command("news"), who="p")
+    texts = [s.text for s in says(reply)]
+    assert texts[0] == "There is no news yet. We will tell you when there is."
+    assert [(b.label, b.action) for b in says(reply)[1].buttons] == [("Yes, send messages", "sub")]
+    await turn(service, Action("sub", "", 0), who="p")
+    assert (await m.Respondent.get()).contact_ok
+    assert await m.Response.filter(status="in-progress").count() == 1  # the feedback was left as it was
+
+
+async def test_news_shows_published_bulletins_in_the_persons_language(db: str) -> None:
+    service = make_service(db)
+    await welcomed(service, "p", "Yes, send messages")
+    await m.Bulletin.create(title="Buses", status="published", published_at=FIXED,
+                            texts={"en": {"text": "You said the school bus was late. We changed the route."},
+                                   "pl": {"text": "Autobus jest teraz na czas.", "review": "draft"}})
+    await m.Bulletin.create(title="Draft", status="draft", texts={"en": {"text": "Not yet"}})
+    reply = await turn(service, Command("news"), who="p")
+    assert [s.text for s in says(reply)][:2] == ["You told us what you think. Here is what we did.",
+                                                "You said the school bus was late. We changed the route."]
+    await m.Respondent.all().update(language="pl")
+    reply = await turn(service, Command("news"), who="p")
+    assert "Autobus jest teraz na czas." in [s.text for s in says(reply)]
+
+
+async def survey(version: int = 1, status: str = "sending") -> m.Campaign:
+    return await m.Campaign.create(name="Annual survey", conversation_id="feedback",
+                                   conversation_version=version, status=status)
+
+
+async def test_start_the_survey_opens_it_and_later_carries_on_where_stopped(db: str) -> None:
+    now = [FIXED]
+    service = make_service(db)
+    service.clock = lambda: now[0]
+    await welcomed(service, "p", "Yes, send messages")
+    camp = await survey()  # of the same conversation the person is in: it carries on, no second response
+    reply = await turn(service, Action("survey", str(camp.id), 0), who="p")
+    assert question(reply).startswith("Question 1 of 4")
+    await turn(service, "School or college", who="p")
+    await turn(service, Command("stop"), who="p")
+    now[0] = FIXED + dt.timedelta(days=15)  # more than two weeks later, from the same invitation
+    reply = await turn(service, Action("survey", str(camp.id), 0), who="p")
+    assert says(reply)[0].text.startswith("Welcome back") and question(reply).startswith("Question 2 of 4")
+    responses = await m.Response.filter(conversation_id="feedback") \
+        .values_list("status", "conversation_version")
+    assert responses == [("in-progress", 1)]
+
+
+@pytest.mark.parametrize("problem", ["cancelled", "old wave", "forged", "no such campaign"])
+async def test_a_closed_or_forged_invitation_says_the_survey_has_closed(db: str, problem: str) -> None:
+    service = make_service(db)
+    await welcomed(service, "p", "Yes, send messages")
+    camp = await survey(version=0 if problem == "old wave" else 1,
+                        status="cancelled" if problem == "cancelled" else "sending")
+    arg = {"forged": "x1", "no such campaign": str(camp.id + 99)}.get(problem, str(camp.id))
+    before = await m.Response.all().count()
+    reply = await turn(service, Action("survey", arg, 0), who="p")
+    assert says(reply)[-1].text == "Sorry, this survey has closed. Thank you for wanting to help."
+    assert await m.Response.all().count() == before
+
+
+async def test_outreach_messages_use_the_officers_text_or_the_default(db: str) -> None:
+    service = make_service(db)
+    camp = await survey()
+    camp.invitation = {"pl": "Zapraszamy do ankiety."}
+    invite = service.outreach_message("invite", "en", camp)
+    assert invite.text.startswith("Hello from Leicestershire County Council.")
+    assert [(b.label, b.action, b.arg) for b in invite.buttons] == [
+        ("Start the survey", "survey", str(camp.id)), ("Stop messages", "unsub", "")]
+    assert service.outreach_message("invite", "pl", camp).text == "Zapraszamy do ankiety."
+    assert "only reminder" in service.outreach_message("reminder", "en", camp).text
+    bulletin = m.Bulletin(title="B", texts={"en": {"text": "We changed the route."}})
+    sent = service.outreach_message("bulletin", "gu", camp, bulletin)
+    assert sent.text == "We changed the route." and [b.action for b in sent.buttons] == ["unsub"]

@@ -36,7 +36,8 @@ async def test_launch_reaches_only_people_who_agreed(db: str) -> None:
     camp = await campaign()
     assert await c.audience_size({}) == 2
     assert await c.launch(camp.id, NOW) == 2
-    rows = await m.Delivery.filter(campaign_id=camp.id).order_by("id").values_list("kind", "status", "language")
+    rows = await m.Delivery.filter(campaign_id=camp.id).order_by("id") \
+        .values_list("kind", "status", "language")
     assert rows == [("invite", "pending", "en"), ("invite", "pending", "pl")]
     assert (await m.Campaign.get(id=camp.id)).status == "sending"
 

@@ -23,7 +23,7 @@ def scripted(lines: list[str]) -> Iterator[str | None]:
 async def test_voices_try_runs_welcome_and_feedback(db: str, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     lines = scripted(["English", "None of these", "Done",
-                      "3", "Next", "Next", "1", "4", "Not going well", "Nobody calls back",
+                      "3", "Next", "Next", "1", "2", "4", "Not going well", "Nobody calls back",
                       "/back", "Nobody ever calls back", "/skip", "Send my answers"])
     monkeypatch.setattr(terminal, "_read", lambda: next(lines))
     service = Voices(Settings(database_url=db, secret_key=Secret("k")),
