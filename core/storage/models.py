@@ -72,6 +72,8 @@ class Respondent(Model):
     contact_ok = fields.BooleanField(default=False)  # may be sent invitations, reminders, bulletins
     contact_at = fields.DatetimeField(null=True)  # when that choice was last made
     blocked_at = fields.DatetimeField(null=True)  # Telegram said the bot is blocked: send nothing
+    # Chose to answer anonymously: each response is cut loose from this row when it is sent.
+    anonymous = fields.BooleanField(default=False, db_default=False)
     # Personal settings that are on, comma-separated (easy, pictures, voice, screen-reader).
     settings = fields.CharField(max_length=64, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -255,6 +257,9 @@ class SafeguardingAlert(Model):
     category = fields.CharField(max_length=32)
     severity = fields.IntField(default=2)  # 1 high .. 3 low
     matched = fields.CharField(max_length=64, default="")  # the lexicon entry, never the words
+    # Restricted: the words that raised it, for the safeguarding lead only (never in notifications or
+    # logs). Kept when the person's survey data is erased, under the alert's own basis.
+    words = fields.TextField(null=True)
     language = fields.CharField(max_length=16, default="en")
     age_band = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
