@@ -22,6 +22,7 @@ from core.model import (
     AskForPerson,
     Button,
     Command,
+    ConsentChoice,
     ContactChoice,
     Erase,
     Event,
@@ -582,7 +583,7 @@ def _help(conv: Conversation, state: State) -> Result:
 
 def _privacy(conv: Conversation, state: State) -> Result:
     link = ui(conv, "privacy_link", url=conv.ui["privacy_url"]) if conv.ui.get("privacy_url") else ""
-    return state, [Say(_join(ui(conv, "privacy"), link)), *show(conv, state)]
+    return state, [Say(_join(ui(conv, "privacy"), link)), ConsentChoice(), *show(conv, state)]
 
 
 def _restart_offer(conv: Conversation, state: State) -> Result:

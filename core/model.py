@@ -202,6 +202,11 @@ class ContactChoice:
 
 
 @dataclass(frozen=True)
+class ConsentChoice:
+    """/privacy: say what the person agreed to and when, with a button to withdraw it."""
+
+
+@dataclass(frozen=True)
 class Document:
     """A file to send: ``name`` and its bytes."""
 
@@ -211,4 +216,4 @@ class Document:
 
 
 Output = Union[Say, Ask, SetProfile, Submitted, Finished, Restart, ReadAloud, Erase, AskForPerson, ShowMyData,
-               Document, ShowNews, ContactChoice]
+               Document, ShowNews, ContactChoice, ConsentChoice]

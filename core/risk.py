@@ -32,6 +32,9 @@ from typing import Any
 import yaml
 
 CATEGORIES = ("danger-now", "self-harm", "abuse", "worried-about-child", "bullying-violence")
+# Not risks: requests the bot must not answer itself but pass to a person (SECURITY.md P3, P8). They
+# live in their own directory (``safeguarding/requests/``), in the same format.
+REQUEST_CATEGORIES = ("data-request", "complaint")
 COMMON = "common"
 ENGLISH = "en"
 
@@ -323,15 +326,15 @@ def _excepts(raw: dict[str, Any], where: str) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
-def parse_entry(raw: Any, language: str, where: str) -> Entry:
+def parse_entry(raw: Any, language: str, where: str, categories: tuple[str, ...] = CATEGORIES) -> Entry:
     """One YAML entry, validated."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise LexiconError(f"{where}: an entry must be a mapping with an 'id'")
     where = f"{where} entry {raw['id']}"
     if set(raw) - _KEYS:
         raise LexiconError(f"{where}: unknown keys {sorted(set(raw) - _KEYS)}")
-    if raw.get("category") not in CATEGORIES:
-        raise LexiconError(f"{where}: category must be one of {', '.join(CATEGORIES)}")
+    if raw.get("category") not in categories:
+        raise LexiconError(f"{where}: category must be one of {', '.join(categories)}")
     if raw.get("severity") not in (1, 2, 3):
         raise LexiconError(f"{where}: severity must be 1, 2 or 3")
     phrases = tuple(parse_phrase(p) for p in _strings(raw, "phrases", where))
@@ -342,13 +345,13 @@ def parse_entry(raw: Any, language: str, where: str) -> Entry:
                  _excepts(raw, where))
 
 
-def parse_file(data: Any, language: str, where: str) -> list[Entry]:
+def parse_file(data: Any, language: str, where: str, categories: tuple[str, ...] = CATEGORIES) -> list[Entry]:
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise LexiconError(f"{where}: expected a mapping with a list of 'entries'")
-    return [parse_entry(raw, language, where) for raw in data["entries"]]
+    return [parse_entry(raw, language, where, categories) for raw in data["entries"]]
 
 
-def load_lexicon(directory: Path) -> Lexicon:
+def load_lexicon(directory: Path, categories: tuple[str, ...] = CATEGORIES) -> Lexicon:
     """Read every ``<language>.yaml`` in the directory (and ``common.yaml``). Raises LexiconError."""
     files: dict[str, list[Entry]] = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -356,7 +359,7 @@ def load_lexicon(directory: Path) -> Lexicon:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise LexiconError(f"{path.name}: {exc}") from exc
-        files[path.stem] = parse_file(data, path.stem, path.name)
+        files[path.stem] = parse_file(data, path.stem, path.name, categories)
     return Lexicon(files)
 
 

@@ -30,6 +30,7 @@ from core.model import (
     Action,
     Answer,
     AskForPerson,
+    ConsentChoice,
     ContactChoice,
     Document,
     Erase,
@@ -57,13 +58,14 @@ from core.storage.statecodec import dumps_state, loads_state
 from core.texts import UI, fill
 
 REDRAWN = frozenset({"language", "settings", "toggle", "settings_done"})
-OUTREACH_ACTIONS = frozenset({"survey", "sub", "unsub"})  # buttons on messages from us
+OUTREACH_ACTIONS = frozenset({"survey", "sub", "unsub", "withdraw"})  # buttons outside any question
 HELPED_AGES = frozenset({"under-13", "13-15"})  # under 16: answered with an adult helping
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
 ASKED_CACHE = 50_000
 DELIVERY_FLUSH_SECONDS = 0.2
 READ_WITHIN_DAYS = 7
+MAX_WORDS = 4000  # of a message kept with a safeguarding alert or a request
 
 
 class RiskFound(Protocol):
@@ -173,11 +175,13 @@ class Voices:
     """The application service every channel calls."""
 
     def __init__(self, settings: Settings, conversations: dict[str, Conversation],
-                 clock: Callable[[], dt.datetime] = _utcnow, risks: RiskDetector | None = None) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow, risks: RiskDetector | None = None,
+                 requests: RiskDetector | None = None) -> None:
         self.settings = settings
         self.conversations = conversations
         self.clock = clock
         self.risks = risks
+        self.requests = requests  # data requests and complaints, passed to a person (P3, P8)
         self._defs: dict[tuple[str, str, str, dt.date], Conversation] = {}
         self._asked: dict[int, int] = {}  # session id -> message id of the last question sent
         self._marks: dict[int, tuple[int, int | None]] = {}  # delivery marks not yet written
@@ -286,6 +290,7 @@ class Voices:
             if turn.erased:
                 return Reply(outputs, person.language, 0, 0, person.chat_id)
             await self._save_answers(turn, state)
+            outputs = await self._pass_on_requests(turn, inc.event, outputs)
             outputs = await self._safeguard(turn, inc.event, outputs)
             saved = await self._save_session(turn, state)
             if turn.dirty:
@@ -378,6 +383,8 @@ class Voices:
                 shown += await self._news(turn)
             elif isinstance(out, ContactChoice):
                 shown += self._contact_choice(turn, out.offer_start)
+            elif isinstance(out, ConsentChoice):
+                shown += self._consent_choice(turn)
             elif isinstance(out, AskForPerson):
                 await m.SafeguardingAlert.create(
                     using_db=turn.conn, response_id=turn.response_id, source="request", category="request",
@@ -410,8 +417,12 @@ class Voices:
                 turn.dirty.add("answered_by")
             await self._stamp_response(turn, age_band=out.value, answered_by=p.answered_by)
         elif out.key == "consent":
-            p.consent, p.consent_version, p.consent_at = out.value, CONSENT_VERSION, turn.now
-            turn.dirty |= {"consent", "consent_version", "consent_at"}
+            p.anonymous = out.value == "anonymous"
+            p.consent = "yes" if p.anonymous else out.value
+            p.consent_version, p.consent_at = CONSENT_VERSION, turn.now
+            turn.dirty |= {"consent", "consent_version", "consent_at", "anonymous"}
+            if p.anonymous:
+                return state, [Say(self.text(p.language, "anonymous_chosen"))]
         elif out.key == "contact":
             self._set_contact(turn, out.value == "yes")
         return None
@@ -452,13 +463,34 @@ class Voices:
         await m.SafeguardingAlert.create(
             using_db=turn.conn, response_id=turn.response_id, answer_id=answer_id,
             source="answer" if answer_id else "message", category=found.category, severity=found.severity,
-            matched=found.matched[:64], language=turn.person.language, age_band=turn.person.age_band)
+            matched=found.matched[:64], language=turn.person.language, age_band=turn.person.age_band,
+            words=event.text[:MAX_WORDS])
         if turn.response_id is not None:
             await q.update_response(turn.conn, turn.response_id, {"flagged": True}, turn.now)
         lang = turn.person.language
         texts = signpost(lambda key, **values: self.text(lang, key, **values), self.settings,
                          turn.person.role, turn.person.age_band)
         return [*(Say(text) for text in texts), *outputs]
+
+    async def _pass_on_requests(self, turn: _Turn, event: Event, outputs: list[Output]) -> list[Output]:
+        """A request for someone else's answers, or a complaint about data: told to a person.
+
+        Nothing is released in the chat (SECURITY.md P3); a complaint starts the one-month clock the
+        data protection officer sees in the queue (P8). Like a safeguarding alert, the record keeps
+        the words for officers and never puts them in a notification.
+        """
+        if self.requests is None or not isinstance(event, Text):
+            return outputs
+        found = self.requests.detect(event.text, turn.person.language)
+        if found is None:
+            return outputs
+        await m.SafeguardingAlert.create(
+            using_db=turn.conn, response_id=turn.response_id, source="message", category=found.category,
+            severity=3, matched=found.matched[:64], language=turn.person.language,
+            age_band=turn.person.age_band, words=event.text[:MAX_WORDS])
+        lang = turn.person.language
+        key = "request_complaint" if found.category == "complaint" else "request_data"
+        return [Say(self.text(lang, key)), Say(self._contact(lang)), *outputs]
 
     # ---- messages from us: invitations, reminders, news -------------------------------
 
@@ -474,6 +506,8 @@ class Voices:
         lang = turn.person.language
         if action.name == "survey":
             return await self._start_survey(turn, state, action.arg)
+        if action.name == "withdraw":
+            return await self._withdraw(turn, state)
         self._set_contact(turn, action.name == "sub")
         key = "messages_started" if action.name == "sub" else "messages_stopped"
         return state, [Say(self.text(lang, key))]
@@ -495,6 +529,36 @@ class Voices:
             return engine.step(conv, state, Repeat())
         await self._abandon(turn)
         return await self._begin(turn, conv_id)
+
+    async def _withdraw(self, turn: _Turn, state: State) -> tuple[State, list[Output]]:
+        """Consent withdrawn: nothing more is kept or sent; what was sent before stays until /delete.
+
+        The answers of a conversation not yet sent are deleted with it. The next /start asks for
+        consent again.
+        """
+        p, lang = turn.person, turn.person.language
+        if p.consent != "yes":
+            return state, [Say(self.text(lang, "withdrawn"))]
+        if turn.response_id is not None and \
+                await q.response_status(turn.conn, turn.response_id) == "in-progress":
+            await q.keep_answers(turn.conn, turn.response_id, [])
+            await q.update_response(turn.conn, turn.response_id, {"status": "abandoned"}, turn.now)
+        p.consent, p.consent_at, p.contact_ok, p.contact_at = "withdrew", turn.now, False, turn.now
+        turn.dirty |= {"consent", "consent_at", "contact_ok", "contact_at"}
+        state = replace(state, status="done", answers={}, history=(), interrupt="", seq=state.seq + 1)
+        turn.base, turn.response_id = state, None
+        return state, [Say(self.text(lang, "withdrawn"), close_keyboard=True),
+                       Say(self.text(lang, "withdrawn_more"))]
+
+    def _consent_choice(self, turn: _Turn) -> list[Output]:
+        p = turn.person
+        if p.consent != "yes" or p.consent_at is None:
+            return []
+        when = p.consent_at if isinstance(p.consent_at, dt.datetime) \
+            else dt.datetime.fromisoformat(str(p.consent_at))
+        date = format_date(when.date(), "d MMMM y", locale=_babel_locale(p.language))
+        return [Say(self.text(p.language, "consent_given", date=date),
+                    buttons=(InlineButton(self.text(p.language, "withdraw"), "withdraw"),))]
 
     async def _news(self, turn: _Turn) -> list[Output]:
         """The latest bulletins in the person's language (English where there is no translation)."""
@@ -580,6 +644,10 @@ class Voices:
         await q.keep_answers(turn.conn, turn.response_id, engine.route_answers(conv, state))
         await q.update_response(turn.conn, turn.response_id,
                                 {"status": "submitted", "submitted_at": turn.now}, turn.now)
+        await outreach.mark_finished(turn.conn, turn.person.id, state.conversation, state.version, turn.now)
+        if turn.person.anonymous:  # cut loose: no link from these answers back to the person
+            await q.update_response(turn.conn, turn.response_id, {"respondent_id": None}, turn.now)
+            turn.response_id = None
 
     async def _abandon(self, turn: _Turn) -> None:
         if turn.response_id is not None and \

@@ -70,6 +70,7 @@ class Settings:
     locales_dir: Path = ROOT / "locales"
     recordings_dir: Path = ROOT / "recordings"  # human recordings of prompts: <lang>/<key>.ogg
     lexicon_dir: Path = ROOT / "safeguarding" / "lexicon"  # words that suggest someone may be at risk
+    requests_dir: Path = ROOT / "safeguarding" / "requests"  # data requests and complaints (P3, P8)
     retention_days: int = 730  # answers are anonymised after this many days
     cache_dir: Path = Path("voices-cache")  # voice notes made by espeak-ng
     council_name: str = "Leicestershire County Council"

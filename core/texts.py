@@ -143,6 +143,20 @@ UI: dict[str, str] = {
     "survey_closed": N_("Sorry, this survey has closed. Thank you for wanting to help."),
     "invitation": N_("Hello from {council}. Please tell us how things went this year. It takes about "
                      "10 minutes. You can stop and carry on later."),
+    # Consent (issue 5): /privacy says what the person agreed to, and lets them withdraw it.
+    "consent_given": N_("On {date} you said we can keep your answers."),
+    # TRANSLATORS: button, at most 4 words
+    "withdraw": N_("Stop keeping my answers"),
+    "withdrawn": N_("OK. We will not keep any more answers from you. We will not send you messages."),
+    "withdrawn_more": N_("We still have the answers you sent before. Type /delete to delete them. "
+                         "Type /start if you change your mind."),
+    "anonymous_chosen": N_("OK. When you send your answers, we will keep them apart from you. After that, "
+                           "we cannot show them to you or delete them."),
+    # Requests the bot passes to a person (SECURITY.md P3, P8).
+    "request_data": N_("We cannot share anyone's answers in this chat. This keeps them safe. "
+                       "We have told a person at the council about your request."),
+    "request_complaint": N_("Thank you for telling us. We have passed this to the council's data protection "
+                            "officer. They will reply within one month."),
     "reminder": N_("Hello again from {council}. You can still answer our yearly survey. It takes about "
                    "10 minutes. This is the only reminder we will send."),
 }

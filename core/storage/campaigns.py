@@ -37,6 +37,9 @@ ONCE = "ON CONFLICT (campaign_id, respondent_id, kind) DO NOTHING"
 # The person's responses to the campaign's wave (parameters: conversation id, version).
 THEIRS = ("SELECT 1 FROM response x WHERE x.respondent_id = d.respondent_id AND x.conversation_id = ? "
           "AND x.conversation_version = ?")
+# The person finished the wave (also when their response was cut loose for anonymity): mark_finished.
+DONE = ("SELECT 1 FROM delivery f WHERE f.campaign_id = d.campaign_id AND f.respondent_id = d.respondent_id "
+        "AND f.kind = 'reminder' AND f.error = 'finished'")
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,25 @@ async def next_batch(now: dt.datetime, limit: int = 100) -> list[Outgoing]:
     return ready
 
 
+async def mark_finished(conn: BaseDBAsyncClient, respondent_id: int, conversation_id: str, version: int,
+                        now: dt.datetime) -> None:
+    """The person sent their answers to this wave: no reminder for it, now or later.
+
+    Written as a ``skipped`` reminder row marked ``finished`` for each campaign of the wave that
+    invited them, so the unique key stops a reminder even when the response is anonymous (cut
+    loose from the person) and so the campaign's figures can count it.
+    """
+    await _insert(conn, f"{INSERT} SELECT d.campaign_id, d.respondent_id, 'reminder', 'skipped', d.language, "
+                        "0, ? FROM delivery d JOIN campaign c ON c.id = d.campaign_id "
+                        "WHERE d.respondent_id = ? AND d.kind = 'invite' AND c.conversation_id = ? "
+                        "AND c.conversation_version = ? "
+                        f"ORDER BY d.id {ONCE}", (now, respondent_id, conversation_id, version))
+    await execute(conn, "UPDATE delivery SET status = 'skipped', error = 'finished' WHERE respondent_id = ? "
+                        "AND kind = 'reminder' AND status IN ('pending', 'skipped') AND campaign_id IN "
+                        "(SELECT id FROM campaign WHERE conversation_id = ? AND conversation_version = ?)",
+                  (respondent_id, conversation_id, version))
+
+
 async def _finished(conn: BaseDBAsyncClient, row: dict[str, Any]) -> bool:
     found = await rows(conn, "SELECT 1 AS one FROM response WHERE respondent_id = ? AND conversation_id = ? "
                              "AND conversation_version = ? AND status = 'submitted' LIMIT 1",
@@ -285,8 +307,9 @@ async def figures(campaign_id: int, by: str | None = None) -> dict[str, Figures]
     group = {"language": "d.language", "role": "COALESCE(r.role, '')"}.get(by or "", "''")
     found = await rows(
         conn, f"SELECT {group} AS k, d.kind, d.status, COUNT(*) AS n, "
-              f"SUM(CASE WHEN EXISTS ({THEIRS}) THEN 1 ELSE 0 END) AS started, "
-              f"SUM(CASE WHEN EXISTS ({THEIRS} AND x.status = 'submitted') THEN 1 ELSE 0 END) AS finished "
+              f"SUM(CASE WHEN EXISTS ({THEIRS}) OR EXISTS ({DONE}) THEN 1 ELSE 0 END) AS started, "
+              f"SUM(CASE WHEN EXISTS ({THEIRS} AND x.status = 'submitted') OR EXISTS ({DONE}) "
+              "THEN 1 ELSE 0 END) AS finished "
               "FROM delivery d JOIN respondent r ON r.id = d.respondent_id WHERE d.campaign_id = ? "
               "GROUP BY 1, d.kind, d.status",
         (c[0]["conversation_id"], c[0]["conversation_version"]) * 2 + (campaign_id,))

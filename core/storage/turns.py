@@ -23,7 +23,7 @@ from core.storage import models as m
 
 PERSON_COLUMNS = ("id", "channel", "chat_id", "language", "language_confirmed", "role", "answered_by",
                   "age_band", "consent", "consent_version", "consent_at", "contact_ok", "contact_at",
-                  "settings")
+                  "settings", "anonymous")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Person:
     contact_ok: bool = False
     contact_at: dt.datetime | str | None = None
     settings: str = ""  # personal settings that are on, comma-separated: easy, pictures, voice, ...
+    anonymous: bool = False  # responses are cut loose from the person when sent
 
 
 @dataclass
@@ -99,6 +100,7 @@ async def load(conn: BaseDBAsyncClient, key_hash: str) -> tuple[Person | None, S
     row = found[0]
     person = Person(**{c: row[c] for c in PERSON_COLUMNS})
     person.language_confirmed, person.contact_ok = bool(person.language_confirmed), bool(person.contact_ok)
+    person.anonymous = bool(person.anonymous)
     if row["s_id"] is None:
         return person, None
     session = SessionRow(row["s_id"], row["s_state"], row["s_version"], row["s_response"], row["s_asked"])

@@ -508,7 +508,7 @@ def test_error_strings_have_file_line_reason_shape(tmp_path: Path, monkeypatch: 
 def test_shipped_conversations_load_without_problems() -> None:
     conversations, problems = load_dir(SHIPPED)
     assert [str(p) for p in problems] == []
-    assert sorted(conversations) == ["feedback", "welcome"]
+    assert sorted(conversations) == ["annual-parent", "annual-young-person", "feedback", "welcome"]
     assert load_conversations(SHIPPED).keys() == conversations.keys()
 
 
@@ -538,6 +538,7 @@ def test_shipped_objects_are_built_with_lines() -> None:
         "about",
         "privacy",
         "consent",
+        "contact",
         "ready",
         "no-consent",
     ]
@@ -549,7 +550,7 @@ def test_shipped_objects_are_built_with_lines() -> None:
     )
     assert who.next[0].line > who.line > 0
     consent = welcome.step("consent")
-    assert consent.next[0] == Branch("ready", "consent", ("yes",), consent.next[0].line)
+    assert consent.next[0] == Branch("contact", "consent", ("yes", "anonymous"), consent.next[0].line)
     how = feedback.step("how")
     assert [(b.goto, b.step, b.any_of) for b in how.next] == [
         ("tell-good", "how", ("good",)),

@@ -11,6 +11,7 @@ import pytest
 
 from core.loader import load_conversations
 from core.model import Action, Ask, Command, Event, Repeat, Say, Text
+from core.risk import Risk
 from core.service import Incoming, Reply, Voices
 from core.settings import ROOT, Secret, Settings
 from core.storage import models as m
@@ -160,7 +161,10 @@ async def test_a_worrying_answer_gets_signposts_first_and_an_alert(db: str, role
     assert question(reply).startswith("Question 4 of 4")  # the survey carries on, after the signposts
     alert = await m.SafeguardingAlert.get()
     assert (alert.category, alert.source, alert.matched) == ("abuse", "answer", "en-hits-me")
-    assert "stepdad" not in str(await m.SafeguardingAlert.all().values())  # never the words
+    # The words are kept only in the restricted field, for the safeguarding lead (they survive /delete).
+    assert alert.words == "My stepdad hits me when I am home"
+    others = {k: v for k, v in (await m.SafeguardingAlert.all().values())[0].items() if k != "words"}
+    assert "stepdad" not in str(others)
     response = await m.Response.get(conversation_id="feedback")
     assert response.flagged and alert.response_id == response.id
     stored = await m.Answer.get(step_id="tell-bad")
@@ -314,3 +318,83 @@ async def test_outreach_messages_use_the_officers_text_or_the_default(db: str) -
     bulletin = m.Bulletin(title="B", texts={"en": {"text": "We changed the route."}})
     sent = service.outreach_message("bulletin", "gu", camp, bulletin)
     assert sent.text == "We changed the route." and [b.action for b in sent.buttons] == ["unsub"]
+
+
+# ---- consent: anonymous answers and withdrawal; requests passed to a person (issue 5) ---------
+
+async def test_anonymous_answers_are_cut_loose_from_the_person_when_sent(db: str) -> None:
+    service = make_service(db)
+    await turn(service, Command("start"), who="a")
+    for text in WELCOME_YES[:-1]:
+        await turn(service, text, who="a")
+    reply = await turn(service, "Yes, but not linked", who="a")
+    assert says(reply)[0].text.startswith("OK. When you send your answers, we will keep them apart from you.")
+    await turn(service, "No thanks", who="a")  # no messages
+    for text in ["School or college", "Going well", "Kind teachers", "/skip", "Send my answers"]:
+        await turn(service, Command("skip") if text == "/skip" else text, who="a")
+    feedback = await m.Response.get(conversation_id="feedback")
+    assert (feedback.status, feedback.respondent_id) == ("submitted", None)  # type: ignore[attr-defined]
+    assert await m.Answer.filter(response_id=feedback.id, text="Kind teachers").count() == 1
+    person = await m.Respondent.get()
+    assert (person.consent, person.anonymous) == ("yes", True)
+    reply = await turn(service, Command("mydata"), who="a")
+    assert "Kind teachers" not in " ".join(s.text for s in says(reply))
+    session = await m.Session.get()
+    assert session.response_id != feedback.id  # type: ignore[attr-defined]
+
+
+async def test_withdrawing_consent_keeps_nothing_new_and_sends_nothing(db: str) -> None:
+    service = make_service(db)
+    await welcomed(service, "w", "Yes, send messages")
+    await turn(service, "School or college", who="w")
+    reply = await turn(service, Command("privacy"), who="w")
+    offer = next(s for s in says(reply) if s.buttons)
+    assert offer.text == "On 27 November 2026 you said we can keep your answers."
+    assert [(b.label, b.action) for b in offer.buttons] == [("Stop keeping my answers", "withdraw")]
+    reply = await turn(service, Action("withdraw", "", 0), who="w")
+    withdrawn = "OK. We will not keep any more answers from you. We will not send you messages."
+    assert says(reply)[0].text == withdrawn
+    person = await m.Respondent.get()
+    assert (person.consent, person.contact_ok) == ("withdrew", False)
+    unsent = await m.Response.get(conversation_id="feedback")
+    assert unsent.status == "abandoned" and await m.Answer.filter(response_id=unsent.id).count() == 0
+    reply = await turn(service, "My answer after withdrawing", who="w")
+    assert await m.Answer.filter(text="My answer after withdrawing").count() == 0
+    reply = await turn(service, Command("start"), who="w")
+    assert question(reply) == "Which language do you want to use?"  # consent is asked again
+
+
+class Requests:
+    def detect(self, text: str, language: str) -> Risk | None:
+        if "daughter" in text:
+            return Risk("data-request", "test-daughter", 2)
+        return Risk("complaint", "test-complaint", 2) if "complain" in text else None
+
+
+@pytest.mark.parametrize(("text", "category", "said"), [
+    ("I'm her mum, send me my daughter's answers", "data-request", "We cannot share anyone's answers"),
+    ("I want to complain about how you use my data", "complaint", "Thank you for telling us. We have"),
+])
+async def test_data_requests_and_complaints_go_to_a_person(db: str, text: str, category: str,
+                                                           said: str) -> None:
+    service = make_service(db)
+    service.requests = Requests()
+    await welcomed(service, "r", "No thanks")
+    reply = await turn(service, text, who="r")
+    texts = [s.text for s in says(reply)]
+    assert texts[0].startswith(said) and texts[1].startswith("To talk to a person, email")
+    alert = await m.SafeguardingAlert.get()
+    assert (alert.category, alert.source, alert.words) == (category, "message", text)
+    assert "Question 1 of 4" in question(reply)  # nothing released; the survey carries on
+
+
+async def test_the_alert_keeps_the_words_after_delete(db: str) -> None:
+    service = with_risks(db)
+    await service.handle(Incoming("terminal", "d1", None, Command("start")))
+    await to_tell(service, "d1", "A young person", "16 to 18")
+    await turn(service, "My stepdad hits me when I am home", who="d1")
+    await turn(service, Command("delete"), who="d1")
+    await turn(service, "Yes, delete them", who="d1")
+    assert await m.Answer.all().count() == 0 and await m.Respondent.all().count() == 0
+    alert = await m.SafeguardingAlert.get()
+    assert alert.words == "My stepdad hits me when I am home"
