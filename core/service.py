@@ -30,6 +30,7 @@ from core.model import (
     Action,
     Answer,
     AskForPerson,
+    Command,
     ConsentChoice,
     ContactChoice,
     Document,
@@ -274,6 +275,10 @@ class Voices:
         async with in_transaction() as conn:
             if inc.update_id is not None and not await q.claim_update(conn, inc.update_id, now):
                 raise AlreadyProcessed()
+            if _asks_about_own_data(inc):
+                nothing = await self._nothing_held(conn, inc)
+                if nothing is not None:
+                    return nothing
             person, session = await self._person(conn, inc, now)
             turn = _Turn(conn, person, session, session.response_id if session else None, None, now,
                          clip=inc.clip, key_hash=inc.key_hash or self.key(inc.channel, inc.external_id),
@@ -296,6 +301,17 @@ class Voices:
             if turn.dirty:
                 await q.save_person(conn, person, turn.dirty, now)
         return Reply(outputs, person.language, saved.id, saved.version, person.chat_id, person.settings)
+
+    async def _nothing_held(self, conn: BaseDBAsyncClient, inc: Incoming) -> Reply | None:
+        """/delete or /mydata from someone Voices holds nothing about (say, a second /delete).
+
+        They are told so, and nothing is created for them: no respondent, no conversation.
+        """
+        person, _ = await q.load(conn, inc.key_hash or self.key(inc.channel, inc.external_id))
+        if person is not None:
+            return None
+        lang = best_match(inc.language_hint)
+        return Reply([Say(self.text(lang, "mydata_none"), close_keyboard=True)], lang, 0, 0, inc.chat_id)
 
     def _definition(self, turn: _Turn, conversation_id: str) -> Conversation:
         return self.definition(conversation_id, turn.person.language, turn.person.settings)
@@ -730,6 +746,11 @@ class Voices:
             return None
         r = session.respondent
         return await self.handle(Incoming(r.channel, "", r.chat_id, Repeat(), key_hash=r.key_hash))
+
+
+def _asks_about_own_data(inc: Incoming) -> bool:
+    return inc.open_conversation is None and isinstance(inc.event, Command) and \
+        inc.event.name in ("delete", "mydata")
 
 
 def _new_settings(current: str, out: SetProfile) -> str:
