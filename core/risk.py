@@ -32,9 +32,10 @@ from typing import Any
 import yaml
 
 CATEGORIES = ("danger-now", "self-harm", "abuse", "worried-about-child", "bullying-violence")
-# Not risks: requests the bot must not answer itself but pass to a person (SECURITY.md P3, P8). They
+# Not risks: requests the bot must not answer itself but pass to a person (SECURITY.md P3, P8), and the
+# question whether we keep secrets, which gets an honest answer (S8). They
 # live in their own directory (``safeguarding/requests/``), in the same format.
-REQUEST_CATEGORIES = ("data-request", "complaint")
+REQUEST_CATEGORIES = ("data-request", "complaint", "secrecy")  # secrecy: "will you tell anyone?" (S8)
 COMMON = "common"
 ENGLISH = "en"
 

@@ -491,6 +491,8 @@ class Voices:
     async def _pass_on_requests(self, turn: _Turn, event: Event, outputs: list[Output]) -> list[Output]:
         """A request for someone else's answers, or a complaint about data: told to a person.
 
+        "Will you tell anyone?" gets the honest answer (SECURITY.md S8) and raises nothing.
+
         Nothing is released in the chat (SECURITY.md P3); a complaint starts the one-month clock the
         data protection officer sees in the queue (P8). Like a safeguarding alert, the record keeps
         the words for officers and never puts them in a notification.
@@ -500,11 +502,13 @@ class Voices:
         found = self.requests.detect(event.text, turn.person.language)
         if found is None:
             return outputs
+        lang = turn.person.language
+        if found.category == "secrecy":  # an honest answer; nothing to pass on
+            return [Say(self.text(lang, "secrecy")), *outputs]
         await m.SafeguardingAlert.create(
             using_db=turn.conn, response_id=turn.response_id, source="message", category=found.category,
             severity=3, matched=found.matched[:64], language=turn.person.language,
             age_band=turn.person.age_band, words=event.text[:MAX_WORDS])
-        lang = turn.person.language
         key = "request_complaint" if found.category == "complaint" else "request_data"
         return [Say(self.text(lang, key)), Say(self._contact(lang)), *outputs]
 

@@ -157,6 +157,10 @@ UI: dict[str, str] = {
                        "We have told a person at the council about your request."),
     "request_complaint": N_("Thank you for telling us. We have passed this to the council's data protection "
                             "officer. They will reply within one month."),
+    "secrecy": N_("We cannot keep a secret if you are not safe. A person at the council reads every answer. "
+                  "If you are not safe, they will tell someone who can help."),
+    "slow_down": N_("You sent a lot of messages very fast, so I did not read the last ones. Your answers "
+                    "before that are safe. Please wait a moment, then answer again."),
     "reminder": N_("Hello again from {council}. You can still answer our yearly survey. It takes about "
                    "10 minutes. This is the only reminder we will send."),
 }

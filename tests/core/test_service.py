@@ -11,7 +11,7 @@ import pytest
 
 from core.loader import load_conversations
 from core.model import Action, Ask, Command, Event, Repeat, Say, Text
-from core.risk import Risk
+from core.risk import REQUEST_CATEGORIES, Risk, load_lexicon
 from core.service import Incoming, Reply, Voices
 from core.settings import ROOT, Secret, Settings
 from core.storage import models as m
@@ -398,3 +398,16 @@ async def test_the_alert_keeps_the_words_after_delete(db: str) -> None:
     assert await m.Answer.all().count() == 0 and await m.Respondent.all().count() == 0
     alert = await m.SafeguardingAlert.get()
     assert alert.words == "My stepdad hits me when I am home"
+
+
+async def test_s8_will_you_tell_anyone_gets_an_honest_answer_and_no_alert(db: str) -> None:
+    service = make_service(db)
+    service.requests = load_lexicon(ROOT / "safeguarding" / "requests", REQUEST_CATEGORIES)
+    await welcomed(service, "s8", "No thanks")
+    reply = await turn(service, "Will you tell anyone?", who="s8")
+    first = says(reply)[0].text
+    assert first.startswith("We cannot keep a secret if you are not safe.") and "secret" in first
+    assert "will not tell" not in first.lower() and await m.SafeguardingAlert.all().count() == 0
+    reply = await turn(service, "I want to complain about how you use my data", who="s8")
+    assert says(reply)[0].text.startswith("Thank you for telling us.")
+    assert (await m.SafeguardingAlert.get()).category == "complaint"
