@@ -197,7 +197,9 @@ class Entry:
 
     @property
     def rank(self) -> tuple[int, int]:
-        return self.severity, CATEGORIES.index(self.category)
+        """Lower is more urgent: severity, then the order of the risk categories, then requests."""
+        order = CATEGORIES + REQUEST_CATEGORIES
+        return self.severity, order.index(self.category) if self.category in order else len(order)
 
 
 def parse_phrase(raw: str) -> Phrase:
