@@ -1,6 +1,7 @@
-"""Request lexicons (SECURITY.md P3, P8) in every language: someone asking for another person's
-answers, or a complaint about how their data is used, is passed to a person; ordinary survey answers
-about a child's school, health or family are not."""
+"""Request lexicons (SECURITY.md P3, P8, S8) in every language: someone asking for another person's
+answers, or a complaint about how their data is used, is passed to a person; "will you tell anyone?"
+gets the honest answer; ordinary survey answers about a child's school, health or family are none
+of these."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.settings import ROOT
 
 REQUESTS_DIR = ROOT / "safeguarding" / "requests"
 LANGUAGES = ("pl", "gu", "pa", "ur", "ar", "ro", "so", "bn")
-DATA, COMPLAINT = "data-request", "complaint"
+DATA, COMPLAINT, SECRECY = "data-request", "complaint", "secrecy"
 
 # (language, text, expected category or None). Drafts, like the lexicons: native speakers should
 # add the ways people really write.
@@ -28,6 +29,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("pl", "Złożyłam skargę do szkoły, bo syn nie dostał pomocy.", None),
     ("pl", "Szkoła nie daje odpowiedzi na moje pytania o córkę.", None),
     ("pl", "Jestem jej mamą i ona bardzo lubi szkołę.", None),
+    ("pl", "Czy komuś o tym powiesz?", SECRECY),
+    ("pl", "Czy to jest tajemnica?", SECRECY),
+    ("pl", "Proszę, nie mów nikomu.", SECRECY),
+    ("pl", "Czy moja mama to zobaczy?", SECRECY),
+    ("pl", "Mama mówi szkole wszystko.", None),
+    ("pl", "Nie wiem, czy szkoła zobaczy, że syn potrzebuje pomocy.", None),
     # Gujarati (and Roman Gujarati)
     ("gu", "હું તેની મા છું. મને મારી દીકરીના જવાબો મોકલો.", DATA),
     ("gu", "મારા દીકરાએ શું કહ્યું?", DATA),
@@ -39,6 +46,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("gu", "મેં શાળાને ફરિયાદ કરી પણ કંઈ બદલાયું નહીં.", None),
     ("gu", "શિક્ષક મારા દીકરાના પ્રશ્નોના જવાબ આપતા નથી.", None),
     ("gu", "mari dikri ne school ma vadhu madad joie", None),
+    ("gu", "તમે કોઈને કહેશો?", SECRECY),
+    ("gu", "શું આ ખાનગી રહેશે?", SECRECY),
+    ("gu", "મારી મમ્મીને ન કહેશો", SECRECY),
+    ("gu", "mummy ne khabar padshe?", SECRECY),
+    ("gu", "મારી મમ્મી શાળાને બધું કહે છે.", None),
+    ("gu", "mari mummy school ne badhu kahe che", None),
     # Punjabi (Gurmukhi and Roman Punjabi)
     ("pa", "ਮੈਂ ਉਸਦੀ ਮਾਂ ਹਾਂ, ਮੈਨੂੰ ਮੇਰੀ ਧੀ ਦੇ ਜਵਾਬ ਭੇਜੋ।", DATA),
     ("pa", "ਮੇਰੇ ਪੁੱਤ ਨੇ ਕੀ ਕਿਹਾ?", DATA),
@@ -49,6 +62,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("pa", "ਮੇਰੀ ਧੀ ਨੂੰ ਸਕੂਲ ਵਿੱਚ ਹੋਰ ਮਦਦ ਦੀ ਲੋੜ ਹੈ।", None),
     ("pa", "ਸਕੂਲ ਮੇਰੀ ਧੀ ਦੇ ਸਵਾਲਾਂ ਦੇ ਜਵਾਬ ਨਹੀਂ ਦਿੰਦਾ।", None),
     ("pa", "meri dhee nu school vich hor madad chahidi hai", None),
+    ("pa", "ਕੀ ਤੁਸੀਂ ਕਿਸੇ ਨੂੰ ਦੱਸੋਗੇ?", SECRECY),
+    ("pa", "ਇਹ ਕੌਣ ਦੇਖੇਗਾ?", SECRECY),
+    ("pa", "ਮੇਰੀ ਮੰਮੀ ਨੂੰ ਨਾ ਦੱਸਿਓ", SECRECY),
+    ("pa", "kise nu dasoge?", SECRECY),
+    ("pa", "ਮੇਰੀ ਮੰਮੀ ਸਕੂਲ ਨੂੰ ਸਭ ਕੁਝ ਦੱਸਦੀ ਹੈ।", None),
+    ("pa", "mummy school nu sab kuch dass dindi hai", None),
     # Urdu (and Roman Urdu)
     ("ur", "میں اس کی ماں ہوں، مجھے میری بیٹی کے جوابات بھیج دیں۔", DATA),
     ("ur", "meri beti ne kya kaha?", DATA),
@@ -59,6 +78,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("ur", "میری بیٹی کو اسکول میں زیادہ مدد کی ضرورت ہے۔", None),
     ("ur", "اسکول میری بیٹی کے سوالوں کا جواب نہیں دیتا۔", None),
     ("ur", "mujhe school se shikayat hai ke madad nahi milti", None),
+    ("ur", "کیا آپ کسی کو بتائیں گے؟", SECRECY),
+    ("ur", "کیا میری امی یہ دیکھیں گی؟", SECRECY),
+    ("ur", "kya ye raaz rahega", SECRECY),
+    ("ur", "meri ammi ko mat batana", SECRECY),
+    ("ur", "امی اسکول کو سب کچھ بتاتی ہیں۔", None),
+    ("ur", "ammi school ko sab kuch batati hain", None),
     # Arabic (and Arabizi)
     ("ar", "أنا أمها، أرسلوا لي إجابات ابنتي.", DATA),
     ("ar", "ماذا قال ابني لكم؟", DATA),
@@ -69,6 +94,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("ar", "ابنتي تحتاج إلى مساعدة أكثر في المدرسة.", None),
     ("ar", "قدمت شكوى للمدرسة عن التنمر.", None),
     ("ar", "أريد أن أرى ابني سعيدا في المدرسة.", None),
+    ("ar", "هل ستخبر أحدا؟", SECRECY),
+    ("ar", "هل هذا سر؟", SECRECY),
+    ("ar", "أرجوك لا تخبر أمي", SECRECY),
+    ("ar", "ra7 t2ol la 7ada?", SECRECY),
+    ("ar", "أمي تخبر المدرسة بكل شيء.", None),
+    ("ar", "هل هذا خاص بالأطفال فقط؟", None),
     # Romanian
     ("ro", "Sunt mama ei. Trimiteți-mi răspunsurile fiicei mele.", DATA),
     ("ro", "Vreau să văd ce a scris fiul meu.", DATA),
@@ -79,6 +110,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("ro", "Am făcut o plângere la școală, dar nu s-a schimbat nimic.", None),
     ("ro", "Vreau să primesc răspunsurile de la școala copilului meu.", None),
     ("ro", "Vreau să știu ce a spus profesorul despre fiul meu.", None),
+    ("ro", "O să spui cuiva?", SECRECY),
+    ("ro", "Asta rămâne între noi?", SECRECY),
+    ("ro", "Te rog nu spune mamei mele.", SECRECY),
+    ("ro", "O să vadă părinții mei asta?", SECRECY),
+    ("ro", "Mama spune școlii tot.", None),
+    ("ro", "Mama nu spune nimic școlii.", None),
     # Somali
     ("so", "Waxaan ahay hooyadeed. Fadlan ii soo dir jawaabaha gabadhayda.", DATA),
     ("so", "Jawaabihiisa i tus.", DATA),
@@ -88,6 +125,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("so", "Gabadhaydu waxay u baahan tahay caawimaad dheeraad ah oo dugsiga ah.", None),
     ("so", "Waxaan cabasho u gudbiyay dugsiga, wax isbeddel ahna ma jirin.", None),
     ("so", "Waxaan u baahanahay xog dheeraad ah oo ku saabsan caawimaadda wiilkayga.", None),
+    ("so", "Qof ma u sheegi doontaa?", SECRECY),
+    ("so", "Tani ma sir baa?", SECRECY),
+    ("so", "Fadlan hooyaday ha u sheegin.", SECRECY),
+    ("so", "Hooyaday ma arki doontaa tan?", SECRECY),
+    ("so", "Hooyaday waxay u sheegtaa dugsiga wax walba.", None),
+    ("so", "Yaa arki doona wiilkayga marka aan shaqeeyo?", None),
     # Bengali (and Roman Bengali)
     ("bn", "আমি ওর মা, আমাকে আমার মেয়ের উত্তরগুলো পাঠান।", DATA),
     ("bn", "সে আপনাদের কী বলেছে?", DATA),
@@ -98,6 +141,12 @@ CASES: list[tuple[str, str, str | None]] = [
     ("bn", "আমার মেয়ের স্কুলে আরও সাহায্য দরকার।", None),
     ("bn", "আমার মেয়ের প্রশ্নের উত্তর কেউ দেয় না।", None),
     ("bn", "আমি স্কুলের বিরুদ্ধে অভিযোগ করেছি কিন্তু কিছু বদলায়নি।", None),
+    ("bn", "আপনি কি কাউকে বলবেন?", SECRECY),
+    ("bn", "এটা কি গোপন থাকবে?", SECRECY),
+    ("bn", "আম্মু কি এটা দেখবে?", SECRECY),
+    ("bn", "apni ki kauke bolben?", SECRECY),
+    ("bn", "আমার মা স্কুলকে সব বলে দেয়।", None),
+    ("bn", "শিক্ষক আমার মাকে বলবেন যে আমি ভালো করছি।", None),
 ]
 
 
@@ -106,23 +155,24 @@ def requests() -> Lexicon:
     return load_lexicon(REQUESTS_DIR, REQUEST_CATEGORIES)
 
 
-def test_every_language_has_both_kinds_of_request(requests: Lexicon) -> None:
+def test_every_language_has_every_kind_of_request(requests: Lexicon) -> None:
     assert set(requests.languages) == {"en", *LANGUAGES}
     for language in LANGUAGES:
         entries = requests.files[language]
-        assert {DATA, COMPLAINT} <= {entry.category for entry in entries}, language
+        assert {DATA, COMPLAINT, SECRECY} <= {entry.category for entry in entries}, language
         assert all(entry.id.startswith(f"{language}-") for entry in entries), language
 
 
 def test_the_table_covers_every_language() -> None:
     for language in LANGUAGES:
         kinds = Counter(expected for lang, _text, expected in CASES if lang == language)
-        assert kinds[DATA] >= 2 and kinds[COMPLAINT] >= 1 and kinds[None] >= 3, (language, kinds)
+        assert kinds[DATA] >= 2 and kinds[COMPLAINT] >= 1 and kinds[SECRECY] >= 2 and kinds[None] >= 3, (
+            language, kinds)
 
 
 @pytest.mark.parametrize(("language", "text", "expected"), CASES,
                          ids=[f"{lang}-{i}" for i, (lang, _t, _e) in enumerate(CASES)])
-def test_requests_and_complaints_are_found_and_survey_answers_are_not(
+def test_requests_complaints_and_secrecy_questions_are_found_and_survey_answers_are_not(
         requests: Lexicon, language: str, text: str, expected: str | None) -> None:
     found = requests.detect(text, language)
     if expected is None:
