@@ -534,8 +534,9 @@ class Voices:
 
     async def _start_survey(self, turn: _Turn, state: State, campaign: str) -> tuple[State, list[Output]]:
         """"Start the survey" on an invitation: open it, or carry on where the person stopped."""
-        found = await m.Campaign.filter(id=int(campaign or 0), kind="survey") \
-            .values_list("conversation_id", "conversation_version", "status") if campaign.isdigit() else []
+        valid = campaign.isdigit() and len(campaign) <= 9  # forged data never reaches the query
+        found = await m.Campaign.filter(id=int(campaign), kind="survey") \
+            .values_list("conversation_id", "conversation_version", "status") if valid else []
         conv_id, version, status = found[0] if found else ("", 0, "")
         if conv_id not in self.conversations or status == "cancelled" or \
                 self.conversations[conv_id].version != version or turn.person.consent != "yes":

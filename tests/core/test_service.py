@@ -292,13 +292,14 @@ async def test_start_the_survey_opens_it_and_later_carries_on_where_stopped(db: 
     assert responses == [("in-progress", 1)]
 
 
-@pytest.mark.parametrize("problem", ["cancelled", "old wave", "forged", "no such campaign"])
+@pytest.mark.parametrize("problem", ["cancelled", "old wave", "forged", "no such campaign", "huge id"])
 async def test_a_closed_or_forged_invitation_says_the_survey_has_closed(db: str, problem: str) -> None:
     service = make_service(db)
     await welcomed(service, "p", "Yes, send messages")
     camp = await survey(version=0 if problem == "old wave" else 1,
                         status="cancelled" if problem == "cancelled" else "sending")
-    arg = {"forged": "x1", "no such campaign": str(camp.id + 99)}.get(problem, str(camp.id))
+    forged = {"forged": "x1", "no such campaign": str(camp.id + 99), "huge id": "9" * 40}
+    arg = forged.get(problem, str(camp.id))
     before = await m.Response.all().count()
     reply = await turn(service, Action("survey", arg, 0), who="p")
     assert says(reply)[-1].text == "Sorry, this survey has closed. Thank you for wanting to help."
