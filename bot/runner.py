@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from telegram.warnings import PTBUserWarning
 
 from bot.pictures import Pictures
+from bot.ratelimit import JITTER, OVERALL_RATE, Priority, RateLimiter, retry_after
 from bot.render import Message, Style, render
 from bot.request import AiohttpRequest
 from bot.speech import Speech
@@ -32,6 +33,7 @@ from core.languages import BY_CODE, LANGUAGES
 from core.model import Event, Voice
 from core.service import Clip, Incoming, Reply, Voices
 from core.settings import Settings
+from core.storage import campaigns
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
 from core.texts import N_, UI, fill
 
@@ -77,13 +79,17 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
                  max_concurrency: int = 64, speech: Speech | None = None,
-                 pictures: Pictures | None = None) -> None:
+                 pictures: Pictures | None = None, limiter: RateLimiter | None = None) -> None:
         self.service = service
         self.speech = speech
         self.pictures = pictures
         self._voice_ids: dict[str, str] = {}  # voice note key -> Telegram file_id
         self.poll_timeout = poll_timeout
         self.bot = make_bot(settings, poll_timeout)
+        # Every message this process sends goes through this: replies here, broadcasts from
+        # bot.broadcast.Broadcaster on the same Bot, so together they stay within Telegram's limits.
+        self.limiter = limiter or RateLimiter(OVERALL_RATE, settings.broadcast_rate, settings.chat_gap,
+                                              jitter=JITTER)
         self._queues: dict[int, deque[tuple[int, dict[str, Any]]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._seen: set[int] = set()
@@ -155,7 +161,7 @@ class TelegramChannel:
                 batch = await self._get_updates(offset)
                 backoff = 1.0
             except (NetworkError, TimedOut, Conflict, RetryAfter) as exc:
-                wait = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else backoff
+                wait = retry_after(exc) if isinstance(exc, RetryAfter) else backoff
                 log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, wait)
                 await asyncio.sleep(wait)
                 backoff = min(backoff * 2, 30.0)
@@ -232,6 +238,10 @@ class TelegramChannel:
                     if reply is not None and parsed.chat_id is not None:
                         await self._send(parsed.chat_id, reply)
                     return
+            if parsed.kind == "blocked" and parsed.chat_id is not None:
+                # No more invitations, reminders or bulletins (idempotent, so a crash before the
+                # update is marked done only repeats it).
+                await campaigns.mark_blocked(SOURCE, parsed.chat_id, self.service.clock())
             if await inbox_mark_done(update_id):
                 await self._side_reply(parsed)
         except Exception as exc:
@@ -355,26 +365,35 @@ class TelegramChannel:
                 media.append(InputMediaPhoto(png, caption=caption))
         if len(media) < 2:
             return
+        for _ in media:  # Telegram counts each picture of an album as a message
+            await self.limiter.acquire(chat_id, Priority.INTERACTIVE)
         try:
             await self.bot.send_media_group(chat_id, media)
         except (BadRequest, Forbidden, NetworkError, TimedOut, RetryAfter) as exc:
             log.warning("could not send pictures: %s", type(exc).__name__)
 
     async def _call(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
-        """A Bot API call with a few retries on flood control; its result, or None if it cannot go."""
+        """A Bot API call that sends a message, ahead of any broadcast (the shared rate limiter),
+        with a few retries on flood control; its result, or None if it cannot go."""
+        chat = kwargs.get("chat_id")
         for attempt in range(4):
+            await self.limiter.acquire(chat if isinstance(chat, int) else None, Priority.INTERACTIVE)
             try:
                 result = await self.bot.do_api_request(method, api_kwargs=kwargs)
                 return dict(result)
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                wait = retry_after(exc)
+                self.limiter.pause(wait)  # broadcasts wait too
+                await asyncio.sleep(wait)
             except (TimedOut, NetworkError) as exc:
                 if attempt >= 1:
                     log.warning("send failed: %s", type(exc).__name__)
                     return None
                 await asyncio.sleep(0.5)
-            except Forbidden:
-                return None  # the user blocked the bot
+            except Forbidden:  # the person blocked the bot or deleted their account: no more messages
+                if isinstance(chat, int) and chat > 0:
+                    await campaigns.mark_blocked(SOURCE, chat, self.service.clock())
+                return None
             except BadRequest as exc:
                 log.warning("Telegram refused a message: %s", type(exc).__name__)
                 return None
@@ -390,7 +409,3 @@ def _audio_type(data: bytes) -> str | None:
     if data[4:8] == b"ftyp":
         return "audio/mp4"
     return None
-
-
-def _seconds(value: float | dt.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)

@@ -20,7 +20,8 @@ MEDIA_KINDS = ("sticker", "photo", "video", "video_note", "animation", "audio", 
 _COMMAND = re.compile(r"^/([A-Za-z]+)(?:@[A-Za-z0-9_]+)?(?:\s.*)?$", re.S)
 _CALLBACK = re.compile(r"^(\d{1,12}):(\d{1,9}):([a-z]{1,12}):([a-z0-9-]{0,40})$")
 
-Kind = Literal["event", "group", "edited", "ignore", "voice-too-long"]
+# "blocked": the person blocked the bot (or deleted their account) in a private chat.
+Kind = Literal["event", "group", "edited", "ignore", "voice-too-long", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def parse(update: dict[str, Any]) -> Parsed:
         chat = update["my_chat_member"].get("chat") or {}
         is_group = chat.get("type") in ("group", "supergroup", "channel")
         member = (update["my_chat_member"].get("new_chat_member") or {}).get("status")
+        if chat.get("type") == "private" and member == "kicked":
+            return Parsed("blocked", chat_id=chat.get("id"))
         added = member in ("member", "administrator")
         return Parsed("group" if is_group and added else "ignore", chat_id=chat.get("id"))
     msg = update.get("message")

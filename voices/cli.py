@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -25,6 +26,9 @@ from core.settings import ROOT, Settings, load_settings
 from core.storage.db import close_db, init_db
 from voices import admin_cli
 from voices.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.broadcast import Broadcaster
 
 log = logging.getLogger("voices")
 
@@ -46,6 +50,7 @@ async def serve(settings: Settings) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     channel = None
+    broadcaster: Broadcaster | None = None
     sender: AlertSender | None = None
     retention: RetentionJob | None = None
     try:
@@ -56,6 +61,7 @@ async def serve(settings: Settings) -> None:
             print(f"No admin users yet. Create the first admin account (this link works once): {first}",
                   flush=True)
         if settings.bot_enabled:
+            from bot.broadcast import Broadcaster
             from bot.pictures import OPENMOJI_DIR, Pictures
             from bot.runner import TelegramChannel
             from bot.speech import Speech
@@ -64,6 +70,9 @@ async def serve(settings: Settings) -> None:
             pictures = Pictures(OPENMOJI_DIR, settings.cache_dir / "pictures")
             channel = TelegramChannel(settings, service, speech=speech, pictures=pictures)
             await channel.start()
+            # Campaigns: invitations, reminders and bulletins, on the bot's own rate limiter.
+            broadcaster = Broadcaster(service, channel.bot, channel.limiter)
+            await broadcaster.start()
             app[BOT_RUNNING] = True
             print("The Telegram bot is running (long polling).", flush=True)
         else:
@@ -79,6 +88,8 @@ async def serve(settings: Settings) -> None:
             await retention.stop()
         if sender is not None:
             await sender.stop()
+        if broadcaster is not None:  # before the channel, which closes the Bot they share
+            await broadcaster.stop()
         if channel is not None:
             await channel.stop()
         await runner.cleanup()

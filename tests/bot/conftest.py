@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.pictures import OPENMOJI_DIR, Pictures
+from bot.ratelimit import RateLimiter
 from bot.runner import TelegramChannel
 from bot.speech import Speech
 from core.loader import load_conversations
@@ -56,7 +57,11 @@ async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Ha
     service = Voices(settings, load_conversations(settings.conversations_dir), risks=lexicon())
     speech = Speech(tmp_path / "speech", tmp_path / "recordings")
     pictures = Pictures(OPENMOJI_DIR, tmp_path / "pictures")
-    channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech, pictures=pictures)
+    # Many scripted users at once, with no flood control at the fake: Telegram's 30 messages/s are
+    # kept (and tested) in test_broadcast.py and test_ratelimit.py, not here.
+    unlimited = RateLimiter(overall_rate=10_000, broadcast_rate=10_000, chat_gap=0)
+    channel = TelegramChannel(settings, service, poll_timeout=1, speech=speech, pictures=pictures,
+                              limiter=unlimited)
     await channel.start()
     try:
         yield Harness(fake, channel, service, settings)

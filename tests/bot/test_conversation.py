@@ -79,7 +79,7 @@ async def test_a_young_person_answers_welcome_and_feedback_end_to_end(harness: H
 async def test_commands_and_descriptions_are_registered(harness: Harness) -> None:
     names = harness.fake.command_names()
     assert names == ["start", "help", "back", "skip", "stop", "language", "settings", "privacy", "mydata",
-                     "delete"]
+                     "delete", "news"]
     assert harness.fake.descriptions[""].startswith("I am a robot from Leicestershire County Council.")
     assert "Leicestershire County Council" in harness.fake.short_descriptions[""]
 

@@ -14,7 +14,7 @@ START = ["/start", "English", "None of these", "Done"]
 
 
 async def to_question_3(user: FakeUser, role: str, age: str | None) -> None:
-    for text in [*START, role, *([age] if age else []), "Next", "Next", "1", "1", "Not going well"]:
+    for text in [*START, role, *([age] if age else []), "Next", "Next", "1", "2", "1", "Not going well"]:
         await say(user, text)
 
 
@@ -36,8 +36,8 @@ async def test_a_disclosure_in_polish_is_answered_in_polish(harness: Harness) ->
     user = harness.fake.user(7002, language_code="pl")
     await say(user, "/start")
     await say(user, "Polski (Polish)")
-    # none of these, done, a young person, 16 to 18, next, next, yes, school, not going well
-    for text in ["5", "6", "1", "3", "1", "1", "1", "1", "3"]:
+    # none of these, done, a young person, 16 to 18, next, next, yes, no messages, school, not going well
+    for text in ["5", "6", "1", "3", "1", "1", "1", "2", "1", "3"]:
         await say(user, text)
     replies = await say(user, "ojczym mnie bije")
     polish = translations(ROOT / "locales", "pl").gettext

@@ -5,6 +5,12 @@ unchanged (``base_url=fake.base_url``, ``base_file_url=fake.base_file_url``).  E
 does is recorded so tests can assert on it, and faults (errors, 429s, blocked users, latency) can be
 injected per method.
 
+Telegram's flood control can be switched on (:meth:`FakeBotAPI.rate_limit`): more than N messages a
+second in all, or more than about one a second to one chat, are answered 429 with ``retry_after``
+and counted (``count_429``). :meth:`FakeBotAPI.hold` keeps the answer to the Nth call of a method
+(which is carried out: the message arrives) until released, so that a test can kill the bot while
+that message is in flight.
+
 Typical use::
 
     async with FakeBotAPI() as fake:
@@ -17,9 +23,11 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +43,8 @@ __all__ = [
     "ErrorRecord",
     "FakeBotAPI",
     "FakeUser",
+    "FloodControl",
+    "Hold",
     "SentMessage",
     "StoredFile",
     "check_entities",
@@ -426,6 +436,7 @@ class ErrorRecord:
     chat_id: int | None
     params: JsonDict = field(repr=False)
     injected: bool = False
+    time: float = field(default=0.0, repr=False)  # time.monotonic() when the request was answered
 
 
 @dataclass(slots=True)
@@ -461,6 +472,81 @@ class _Pending:
         self.update = update
         self.update_id: int = update["update_id"]
         self.delivered = False
+
+
+# Methods that send messages, and so count against Telegram's flood limits (an album counts each item).
+MESSAGE_METHODS = frozenset({
+    "sendMessage", "sendVoice", "sendAudio", "sendDocument", "sendPhoto", "sendMediaGroup",
+})
+
+
+class FloodControl:
+    """Telegram's flood limits as sliding windows: at most ``overall`` messages in any ``window``
+    seconds, and at most ``per_chat * chat_window`` (at least 1) to one chat in any ``chat_window``
+    seconds. Only messages that were let through count. ``check`` says how long to wait (0: go).
+    """
+
+    def __init__(self, overall: float = 30.0, per_chat: float = 1.0, window: float = 1.0,
+                 chat_window: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.overall_limit = max(1, int(overall * window))
+        self.chat_limit = max(1, int(per_chat * chat_window))
+        self.window = window
+        self.chat_window = chat_window
+        self.clock = clock
+        self._all: collections.deque[float] = collections.deque()
+        self._chats: dict[int, collections.deque[float]] = {}
+        self.rejected = 0
+        self.rejected_chat = 0  # of ``rejected``: refused for the per-chat limit
+
+    def check(self, chat_id: int | None, count: int = 1) -> float:
+        """Let ``count`` messages to ``chat_id`` through now (returns 0), or the seconds to wait."""
+        now = self.clock()
+        while self._all and self._all[0] <= now - self.window:
+            self._all.popleft()
+        wait = 0.0
+        if len(self._all) + count > self.overall_limit:
+            wait = self._all[0] + self.window - now if self._all else self.window
+        chat = self._chats.get(chat_id) if chat_id is not None else None
+        if chat is not None:
+            while chat and chat[0] <= now - self.chat_window:
+                chat.popleft()
+            if len(chat) + count > self.chat_limit:
+                chat_wait = chat[0] + self.chat_window - now if chat else self.chat_window
+                if chat_wait > wait:
+                    self.rejected_chat += 1
+                wait = max(wait, chat_wait)
+        if wait > 0:
+            self.rejected += 1
+            return wait
+        self._all.extend([now] * count)
+        if chat_id is not None:
+            if chat is None:
+                chat = self._chats[chat_id] = collections.deque()
+            chat.extend([now] * count)
+            if len(self._chats) > 50_000:  # forget idle chats now and then
+                self._chats = {c: q for c, q in self._chats.items() if q and q[-1] > now - self.chat_window}
+        return 0.0
+
+
+class Hold:
+    """The answer to one call, held back: the call was carried out, the bot has not heard yet."""
+
+    def __init__(self, method: str, nth: int) -> None:
+        self.method = method
+        self.nth = nth
+        self.arrived = asyncio.Event()  # set when the call came (and was carried out)
+        self.released = asyncio.Event()
+        self.params: JsonDict | None = None
+        self.result: Any = None
+
+    def release(self) -> None:
+        self.released.set()
+
+    async def wait(self, timeout: float = 10.0) -> JsonDict:
+        """Wait for the held call to arrive; its parameters."""
+        await asyncio.wait_for(self.arrived.wait(), timeout)
+        assert self.params is not None
+        return self.params
 
 
 def _as_int(value: Any) -> int | None:
@@ -532,6 +618,12 @@ class FakeBotAPI:
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
+        self.flood: FloodControl | None = None
+        self.count_429 = 0  # every 429 answered (flood control and injected ones)
+        self.message_calls = 0  # calls of MESSAGE_METHODS that reached the fake
+        self._holds: dict[str, list[tuple[int, Hold]]] = {}
+        self._held: list[Hold] = []  # holds whose call came
+        self._done_calls: dict[str, int] = {}
 
         # State
         self._users: dict[int, FakeUser] = {}
@@ -629,6 +721,10 @@ class FakeBotAPI:
             return
         self._closing = True
         self._wake_pollers()
+        for hold in [*self._held, *(h for holds in self._holds.values() for _, h in holds)]:
+            hold.release()
+        self._holds.clear()
+        self._held.clear()
         await runner.cleanup()
 
     async def __aenter__(self) -> FakeBotAPI:
@@ -694,6 +790,36 @@ class FakeBotAPI:
 
     def unblock(self, chat_id: int) -> None:
         self._blocked.discard(chat_id)
+
+    @property
+    def blocked(self) -> set[int]:
+        """Chat ids that answer 403 "Forbidden: bot was blocked by the user" (the live set; add to it)."""
+        return self._blocked
+
+    def rate_limit(self, overall: float = 30.0, per_chat: float = 1.0, window: float = 1.0,
+                   chat_window: float = 3.0, clock: Callable[[], float] = time.monotonic) -> FloodControl:
+        """Answer 429 (retry_after in whole seconds, at least 1) to messages over Telegram's limits.
+
+        See :class:`FloodControl`; ``rate_limit(0)`` is not allowed, :meth:`no_rate_limit` turns it off.
+        """
+        self.flood = FloodControl(overall, per_chat, window, chat_window, clock)
+        return self.flood
+
+    def no_rate_limit(self) -> None:
+        self.flood = None
+
+    def hold(self, method: str, nth: int = 1) -> Hold:
+        """Hold the answer to the ``nth`` call of ``method`` from now on (1: the next).
+
+        That call is carried out (a message is recorded as sent), then its answer waits until
+        ``release()`` or the fake stops, or the client goes away (killed).
+        """
+        name = self._canonical(method)
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        hold = Hold(name, nth)
+        self._holds.setdefault(name, []).append((self._done_calls.get(name, 0) + nth, hold))
+        return hold
 
     def delay(self, method: str, seconds: float) -> None:
         """Add latency to every call of ``method`` (0 removes it)."""
@@ -855,17 +981,58 @@ class FakeBotAPI:
                     faults.pop(0)
                 error = ApiError(fault.status, fault.description, fault.parameters)
                 self._record_error(name, params, error, injected=True)
+                if error.status == 429:
+                    self.count_429 += 1
                 return self._error_response(error)
+            if name in MESSAGE_METHODS:
+                self.message_calls += 1
+                self._flood_check(name, params)
             if handler is None:
                 result = await self._get_updates(params, request)
             else:
                 result = handler(params)
         except ApiError as exc:
+            if exc.status == 429:
+                self.count_429 += 1
             self._record_error(name, params, exc)
             return self._error_response(exc)
         finally:
             self._notify_any()
+        hold = self._hold_for(name)
+        if hold is not None:
+            hold.params, hold.result = params, result
+            hold.arrived.set()
+            self._notify_any()
+            released = asyncio.ensure_future(hold.released.wait())
+            try:
+                await released  # cancelled (with this handler) if the client goes away
+            finally:
+                released.cancel()
         return web.json_response({"ok": True, "result": result})
+
+    def _flood_check(self, name: str, params: JsonDict) -> None:
+        flood = self.flood
+        if flood is None:
+            return
+        media = params.get("media")
+        count = len(media) if name == "sendMediaGroup" and isinstance(media, list) else 1
+        wait = flood.check(_as_int(params.get("chat_id")), count)
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+
+    def _hold_for(self, name: str) -> Hold | None:
+        """Count a call carried out; the hold waiting for it, if any."""
+        done = self._done_calls[name] = self._done_calls.get(name, 0) + 1
+        holds = self._holds.get(name)
+        if not holds:
+            return None
+        for i, (at, hold) in enumerate(holds):
+            if at == done:
+                holds.pop(i)
+                self._held.append(hold)
+                return hold
+        return None
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
@@ -930,7 +1097,8 @@ class FakeBotAPI:
     def _record_error(self, method: str, params: JsonDict, error: ApiError, injected: bool = False) -> None:
         self.errors.append(
             ErrorRecord(
-                method, error.status, error.description, _as_int(params.get("chat_id")), params, injected
+                method, error.status, error.description, _as_int(params.get("chat_id")), params, injected,
+                time.monotonic(),
             )
         )
 

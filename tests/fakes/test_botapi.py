@@ -420,3 +420,103 @@ async def test_ptb_application_polling_end_to_end(fake: FakeBotAPI) -> None:
         await app.stop()
     await fake.wait_confirmed(timeout=1)
     assert [e for e in fake.errors if not e.injected] == []
+
+
+# ---- Telegram's flood limits, chats that blocked the bot, answers held in flight -------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_flood_control_limits_all_messages_and_each_chat(fake: FakeBotAPI, bot: Bot) -> None:
+    clock = Clock()
+    flood = fake.rate_limit(overall=3, per_chat=1, window=1.0, chat_window=2.0, clock=clock)
+    assert (flood.overall_limit, flood.chat_limit) == (3, 2)
+    await bot.send_message(1, "a")
+    clock.now += 0.5
+    await bot.send_message(1, "b")
+    with pytest.raises(RetryAfter) as info:  # a third in 2 s to one chat
+        await bot.send_message(1, "c")
+    assert info.value._retry_after == dtm.timedelta(seconds=2)  # ceil(100 + 2 - 100.5)
+    await bot.send_message(2, "d")  # another chat may; now 3 in the last second
+    with pytest.raises(RetryAfter):  # a fourth in 1 s to anyone
+        await bot.send_message(3, "e")
+    await bot.get_me()  # not a message: never limited
+    assert (fake.count_429, flood.rejected, flood.rejected_chat) == (2, 2, 1)
+    assert fake.message_calls == 5
+    clock.now += 0.5  # "a" (at 100.0) has left the 1 s window
+    await bot.send_message(3, "e")
+    with pytest.raises(RetryAfter):  # chat 1 still has 2 in its 2 s
+        await bot.send_message(1, "c")
+    clock.now = 102.0
+    await bot.send_message(1, "c")
+    assert [m.text for m in fake.sent(1)] == ["a", "b", "c"]  # refused ones never arrived
+    assert [(e.status, e.chat_id, e.injected) for e in fake.errors] == [(429, 1, False), (429, 3, False),
+                                                                         (429, 1, False)]
+    # the answer is Telegram's: 429 with parameters.retry_after in whole seconds
+    async with aiohttp.ClientSession() as session:
+        for chat in (4, 5, 6):  # the overall limit: wait for "c" (at 102) to leave the window
+            async with session.post(f"{fake.base_url}{DEFAULT_TOKEN}/sendMessage",
+                                    json={"chat_id": chat, "text": "f"}) as resp:
+                body = await resp.json()
+        assert resp.status == 429
+        assert body == {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                        "parameters": {"retry_after": 1}}
+    fake.no_rate_limit()
+    for _ in range(5):
+        await bot.send_message(1, "free")
+
+
+async def test_chats_in_the_blocked_set_answer_403(fake: FakeBotAPI, bot: Bot) -> None:
+    fake.blocked.update({7, 8})
+    for chat in (7, 8):
+        with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
+            await bot.send_message(chat, "hello")
+    await bot.send_message(9, "hello")
+    refused = "Forbidden: bot was blocked by the user"
+    assert [(e.status, e.chat_id, e.description) for e in fake.errors] == [(403, c, refused) for c in (7, 8)]
+    fake.blocked.discard(7)
+    await bot.send_message(7, "hello")
+
+
+async def test_hold_keeps_the_answer_to_the_nth_call_until_released(fake: FakeBotAPI, bot: Bot) -> None:
+    hold = fake.hold("sendMessage", 2)
+    await bot.send_message(CHAT, "first")
+    assert not hold.arrived.is_set()
+    second = asyncio.create_task(bot.send_message(CHAT, "second"))
+    params = await hold.wait(timeout=5)
+    assert params["text"] == "second"
+    assert [m.text for m in fake.sent(CHAT)] == ["first", "second"]  # carried out: it has arrived
+    done, _ = await asyncio.wait({second}, timeout=0.2)
+    assert not done  # ... but the bot has not heard
+    hold.release()
+    assert (await second).message_id == 2
+    assert (await bot.send_message(CHAT, "third")).message_id == 3  # one call only is held
+
+
+async def test_a_held_call_whose_client_goes_away_leaves_the_fake_working(fake: FakeBotAPI, bot: Bot) -> None:
+    hold = fake.hold("sendMessage")
+    call = asyncio.create_task(bot.send_message(CHAT, "in flight"))
+    await hold.wait(timeout=5)
+    call.cancel()  # as when the bot is killed
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert [m.text for m in fake.sent(CHAT)] == ["in flight"]
+    assert (await bot.send_message(CHAT, "after")).text == "after"
+
+
+async def test_stopping_the_fake_releases_a_held_answer() -> None:
+    fake = FakeBotAPI()
+    await fake.start()
+    async with make_bot(fake) as bot:
+        hold = fake.hold("sendMessage")
+        call = asyncio.create_task(bot.send_message(CHAT, "in flight"))
+        await hold.wait(timeout=5)
+        await fake.stop()
+        assert hold.released.is_set()
+        await asyncio.gather(call, return_exceptions=True)  # answered or cut off: either way, not hung

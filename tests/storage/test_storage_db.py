@@ -25,7 +25,7 @@ TABLES = {
     model._meta.db_table
     for model in vars(models).values()
     if isinstance(model, type) and issubclass(model, Model) and model is not Model
-} | {"tortoise_migrations"}
+} | {"tortoise_migrations", "bulletin_response"}  # the last: Bulletin.responses (many to many)
 
 
 async def _tables() -> set[str]:
