@@ -5,20 +5,38 @@ Everything a handler needs comes in through the typed keys in :mod:`admin.keys`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from admin import middleware
-from admin.keys import BOT_RUNNING, CONFIG, SETTINGS, THROTTLE, AdminConfig
+from admin.keys import BOT_RUNNING, CONFIG, SETTINGS, THROTTLE, VOICES, AdminConfig
 from admin.throttle import Throttle
-from admin.views import admin_pages, auth, dashboard, exports, languages, report, responses, safeguarding
+from admin.views import (
+    admin_pages,
+    auth,
+    bulletins,
+    campaigns,
+    dashboard,
+    exports,
+    languages,
+    report,
+    responses,
+    safeguarding,
+    waves,
+)
+from core.loader import load_dir
+from core.service import Voices
 from core.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 1024 * 1024
+LONDON = ZoneInfo("Europe/London")
+log = logging.getLogger("voices.admin")
 
 __all__ = ["BOT_RUNNING", "SETTINGS", "make_app"]
 
@@ -36,6 +54,20 @@ def _templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, autoescape=True, undefined=jinja2.ChainableUndefined, loader=loader)
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.filters["when"] = lambda d: d.strftime("%-d %b %Y, %H:%M") if d else ""
+    env.filters["london"] = london_time
+
+
+def london_time(moment: object) -> str:
+    """A stored UTC time as UK clock time, GOV.UK style: "27 March 2026 at 9:30am"."""
+    if moment is None or not hasattr(moment, "astimezone"):
+        return ""
+    local = moment.astimezone(LONDON)
+    hour = local.strftime("%-I:%M%p").lower().replace(":00", "")
+    if local.hour == 12 and local.minute == 0:
+        hour = "midday"
+    elif local.hour == 0 and local.minute == 0:
+        hour = "midnight"
+    return f"{local.strftime('%-d %B %Y')} at {hour}"
 
 
 def _routes(app: web.Application) -> None:
@@ -69,6 +101,28 @@ def _routes(app: web.Application) -> None:
     post("/users/{id}", admin_pages.change_user)
     get("/keywords", admin_pages.keywords_page)
     get("/languages", languages.page)
+    get("/campaigns", campaigns.list_page)
+    get("/campaigns/new", campaigns.new_page)
+    post("/campaigns/new", campaigns.create)
+    get("/campaigns/{id}", campaigns.detail_page)
+    get("/campaigns/{id}/edit", campaigns.edit_page)
+    post("/campaigns/{id}/edit", campaigns.edit)
+    get("/campaigns/{id}/preview", campaigns.preview_page)
+    get("/campaigns/{id}/schedule", campaigns.schedule_page)
+    post("/campaigns/{id}/schedule", campaigns.schedule)
+    get("/campaigns/{id}/cancel", campaigns.cancel_page)
+    for action in ("unschedule", "pause", "resume", "cancel"):
+        post(f"/campaigns/{{id}}/{action}", campaigns.change_status)
+    get("/bulletins", bulletins.list_page)
+    get("/bulletins/new", bulletins.new_page)
+    post("/bulletins/new", bulletins.create)
+    get("/bulletins/{id}", bulletins.detail_page)
+    get("/bulletins/{id}/edit", bulletins.edit_page)
+    post("/bulletins/{id}/edit", bulletins.edit)
+    post("/bulletins/{id}/publish", bulletins.publish)
+    get("/bulletins/{id}/send", bulletins.send_page)
+    post("/bulletins/{id}/send", bulletins.send)
+    get("/waves", waves.page)
     post("/keywords", admin_pages.keywords_change)
     get("/safeguarding", safeguarding.queue_page)
     get("/safeguarding/{ref}", safeguarding.detail_page)
@@ -77,7 +131,18 @@ def _routes(app: web.Application) -> None:
     app.router.add_static("/static", HERE / "static", follow_symlinks=False)
 
 
-def make_app(settings: Settings, config: AdminConfig | None = None) -> web.Application:
+def _voices(settings: Settings) -> Voices:
+    """The service, with the conversations that load without problems (``voices check`` lists any)."""
+    conversations, problems = load_dir(settings.conversations_dir)
+    if problems:
+        log.warning("%d problems in the conversation files; the admin shows the other conversations",
+                    len(problems))
+    return Voices(settings, conversations)
+
+
+def make_app(settings: Settings, config: AdminConfig | None = None, voices: Voices | None = None
+             ) -> web.Application:
+    """The admin. ``voices``: the service the bot runs (made from ``settings`` when not given)."""
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[middleware.errors, middleware.sessions, safeguarding.banner,
                                        middleware.csrf])
@@ -85,6 +150,7 @@ def make_app(settings: Settings, config: AdminConfig | None = None) -> web.Appli
     app[BOT_RUNNING] = False
     app[CONFIG] = config or AdminConfig()
     app[THROTTLE] = Throttle()
+    app[VOICES] = voices or _voices(settings)
     app.on_response_prepare.append(middleware.security_headers)
     _templates(app)
     _routes(app)

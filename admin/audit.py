@@ -10,6 +10,10 @@ ACTIONS = (
     "sign-in", "sign-in-failed", "sign-out", "session-ended", "view", "search", "export",
     "coding", "note", "status", "flag", "transcript", "quote", "user-added", "user-changed",
     "keyword-rule", "account-set-up", "forbidden", "acknowledge", "outcome",
+    # Campaigns and bulletins (target "campaign:<id>" or "bulletin:<id>"; never the message text).
+    "campaign-created", "campaign-changed", "campaign-scheduled", "campaign-unscheduled", "campaign-paused",
+    "campaign-resumed", "campaign-cancelled", "bulletin-created", "bulletin-changed", "bulletin-published",
+    "bulletin-sent",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -12,7 +13,9 @@ from core.languages import BY_CODE
 from core.storage.models import POLARITIES, PRIORITIES, REVIEW_STATUSES, ROLES
 
 AGE_BANDS = ("under-13", "13-15", "16-18", "19-25")
-CONVERSATIONS = ("welcome", "feedback")
+CONVERSATIONS = ("welcome", "feedback", "annual-parent", "annual-young-person")
+WAVE = re.compile(r"^([a-z0-9][a-z0-9_-]{0,63}):(\d{1,9})$")  # "<conversation id>:<version>"
+STEP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SORTS = ("newest", "oldest")
 MAX_SEARCH = 200
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -47,6 +50,8 @@ class Filters:
     q: str = ""
     sort: str = "newest"
     cursor: Cursor | None = None
+    wave: tuple[str, int] | None = None  # one version of one conversation (year on year)
+    step: str = ""  # responses with an answer to this question (step id)
 
     def values(self, name: str) -> tuple[str, ...]:
         return self.chosen.get(name, ())
@@ -66,6 +71,8 @@ class Filters:
         pairs += [(k, v) for k, v in (("voice", self.has_voice), ("q", self.q)) if v]
         pairs += [("flagged", "yes")] if self.flagged else []
         pairs += [("sort", self.sort)] if self.sort != "newest" else []
+        pairs += [("wave", f"{self.wave[0]}:{self.wave[1]}")] if self.wave else []
+        pairs += [("step", self.step)] if self.step else []
         pairs += [(k, str(v)) for k, v in changes.items()]
         return urlencode(pairs)
 
@@ -155,5 +162,16 @@ def parse(query: MultiMapping[str]) -> Parsed:
         cursor = parse_cursor(query["page"])
         if cursor is None:
             problems.append(("q", "That page link is not valid, so we show the first page"))
-    filters = Filters(chosen, start, end, voice, query.get("flagged") == "yes", q, sort, cursor)
+    wave = None
+    if query.get("wave"):
+        found = WAVE.match(query["wave"])
+        if found is None:
+            problems.append(("q", "That survey wave is not valid, so we show every wave"))
+        else:
+            wave = (found.group(1), int(found.group(2)))
+    step = query.get("step", "")
+    if step and not STEP.match(step):
+        problems.append(("q", "That question is not valid, so we show answers to every question"))
+        step = ""
+    filters = Filters(chosen, start, end, voice, query.get("flagged") == "yes", q, sort, cursor, wave, step)
     return Parsed(filters, problems)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from admin.throttle import Throttle
+from core.service import Voices
 from core.settings import Settings
 
 
@@ -36,3 +37,5 @@ SETTINGS = web.AppKey("settings", Settings)
 BOT_RUNNING = web.AppKey("bot_running", bool)
 CONFIG = web.AppKey("admin_config", AdminConfig)
 THROTTLE = web.AppKey("admin_throttle", Throttle)
+# The service the bot runs: its loaded conversations, and exactly what a campaign sends (previews).
+VOICES = web.AppKey("voices", Voices)

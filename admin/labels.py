@@ -22,7 +22,9 @@ ROLE = {"young-person": "Young person", "helper": "Helping a young person (assis
 AGE = {"under-13": "Under 13", "13-15": "13 to 15", "16-18": "16 to 18", "19-25": "19 to 25",
        "": "Not given"}
 STATUS = {"new": "New", "reviewed": "Reviewed", "actioned": "Actioned"}
-CONVERSATION = {"welcome": "Welcome", "feedback": "Feedback"}
+CONVERSATION = {"welcome": "Welcome", "feedback": "Feedback",
+                "annual-parent": "Yearly survey: parents and carers",
+                "annual-young-person": "Yearly survey: young people"}
 ANSWERED_BY = {"self": "Themselves", "assisted": "With help", "proxy": "Someone for them"}
 
 

@@ -69,6 +69,13 @@ def where(sql: Sql, f: Filters, search: bool = True) -> tuple[list[str], list[An
     if f.flagged:
         conds.append("r.flagged = ?")
         values.append(True)
+    if f.wave:
+        conds.append("r.conversation_id = ? AND r.conversation_version = ?")
+        values += list(f.wave)
+    if f.step:
+        conds.append("EXISTS (SELECT 1 FROM answer w WHERE w.response_id = r.id AND w.step_id = ? "
+                     "AND w.kind <> 'skipped')")
+        values.append(f.step)
     if f.q and search:
         cond, more = contains(sql, f.q)
         conds.append(cond)
@@ -149,7 +156,7 @@ async def page(f: Filters) -> Page:
     if backwards:
         rows.reverse()
     result = [_row(r) for r in rows]
-    await _add_snippets(sql, result)
+    await _add_snippets(sql, result, f.step)
     if backwards:
         return Page(result, more_after=True, more_before=extra)
     return Page(result, more_after=extra, more_before=f.cursor is not None)
@@ -163,13 +170,15 @@ def _row(r: dict[str, Any]) -> Row:
                split_codes(r["priority_codes"]), bool(r["has_voice"]), bool(r["flagged"]))
 
 
-async def _add_snippets(sql: Sql, rows: list[Row]) -> None:
+async def _add_snippets(sql: Sql, rows: list[Row], step: str = "") -> None:
+    """The first typed answer of each response (the answer to ``step``, when the list is for one question)."""
     if not rows:
         return
     ids = [row.id for row in rows]
+    only = " AND step_id = ?" if step else ""
     found = await sql.rows(
         f"SELECT response_id, text FROM answer WHERE response_id IN ({','.join('?' * len(ids))}) "
-        "AND text IS NOT NULL AND kind = 'text' ORDER BY id", ids)
+        f"AND text IS NOT NULL AND kind = 'text'{only} ORDER BY id", [*ids, *([step] if step else [])])
     first: dict[int, str] = {}
     for item in found:
         first.setdefault(int(item["response_id"]), item["text"])

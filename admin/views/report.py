@@ -11,6 +11,7 @@ from admin.keys import CONFIG
 from admin.middleware import requires
 from admin.queries import report, summary
 from admin.render import render
+from admin.views import waves
 
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -61,5 +62,5 @@ async def page(request: web.Request) -> web.Response:
                      "polarity": now_counts or {}})
     context = {"title": "Board report", "kind": kind, "year": year, "number": index, "start": start,
                "end": end, "last": end - timedelta(days=1), "rows": rows, "r": found, "labels": labels,
-               "problems": problems, "periods": PERIODS}
+               "problems": problems, "periods": PERIODS, "compared": await waves.compare(request)}
     return render(request, "report.html", context, status=400 if problems else 200, section="/report")

@@ -36,6 +36,8 @@ def _describe(f: Filters) -> str:
     used += [f"from={f.date_from}"] if f.date_from else []
     used += [f"to={f.date_to}"] if f.date_to else []
     used += [f"search ({len(f.q)} characters)"] if f.q else []
+    used += [f"wave={f.wave[0]}:{f.wave[1]}"] if f.wave else []
+    used += [f"step={f.step}"] if f.step else []
     return "; ".join(used)
 
 
@@ -46,7 +48,7 @@ async def list_page(request: web.Request) -> web.Response:
     await summary.refresh(now)
     f = parsed.filters
     found = await responses.page(f)
-    if f.q or f.chosen or f.date_from or f.date_to:
+    if f.q or f.chosen or f.date_from or f.date_to or f.wave or f.step:
         await audit.record(now, request[USER].email, "search", "responses", _describe(f))
     context = {"title": "Responses", "f": f, "page": found, "pager": _pager(f, found), "choices": CHOICES,
                "problems": parsed.problems, "export_query": f.without_cursor().query(), "labels": labels}

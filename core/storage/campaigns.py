@@ -293,8 +293,9 @@ class Figures:
 
     @property
     def rate(self) -> float:
-        """Finished as a share of those invited (0 when nobody has been yet)."""
-        return self.finished / self.sent if self.sent else 0.0
+        """Finished as a share of the invitations that arrived or may have (``unknown``); 0 before any."""
+        reached = self.sent + self.unknown  # started and finished count people from both
+        return self.finished / reached if reached else 0.0
 
 
 async def figures(campaign_id: int, by: str | None = None) -> dict[str, Figures]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
@@ -21,6 +24,8 @@ from core.storage import models as m
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+LONDON = ZoneInfo("Europe/London")
+_keys = count(1)
 
 
 class Clock:
@@ -52,6 +57,11 @@ class Admin:
         return await self.client.post(
             path, data={"csrf_token": token, **data}, allow_redirects=False, **kwargs
         )
+
+    async def submit(self, path: str, pairs: list[tuple[str, str]], form_page: str | None = None):  # type: ignore[no-untyped-def]
+        """Post a form whose fields may repeat (ticked checkboxes), with the CSRF token of ``form_page``."""
+        token = await self.csrf(form_page or path)
+        return await self.client.post(path, data=[("csrf_token", token), *pairs], allow_redirects=False)
 
 
 async def make_user(email: str, role: str, password: str = PASSWORD, confirmed: bool = True) -> m.AdminUser:
@@ -99,3 +109,60 @@ async def officer(admin: Admin) -> m.AdminUser:
     user = await make_user("officer@example.org", "officer")
     await sign_in(admin, user)
     return user
+
+
+# ---- helpers for the campaign, bulletin and year-on-year tests ------------------------------------
+
+
+def table(page: str, table_id: str) -> list[list[str]]:
+    """The rows of the table with this id, each a list of cell texts (header row included)."""
+    found = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S)
+    assert found, f"no table {table_id}"
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1), re.S)
+    return [
+        [
+            " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in rows
+    ]
+
+
+def by_first(rows: list[list[str]]) -> dict[str, list[str]]:
+    return {row[0]: row[1:] for row in rows[1:]}
+
+
+async def person(
+    language: str = "en", role: str | None = "parent-carer", age_band: str | None = None, contact: bool = True
+) -> m.Respondent:
+    """Someone on Telegram who agreed to the privacy notice and (unless ``contact`` is False) to messages."""
+    n = next(_keys)
+    return await m.Respondent.create(
+        channel="telegram",
+        key_hash=f"{n:064x}",
+        chat_id=1000 + n,
+        language=language,
+        role=role,
+        age_band=age_band,
+        consent="yes",
+        contact_ok=contact,
+    )
+
+
+def later(
+    admin: Admin, days: int = 2, hour: int = 10, minute: int = 0
+) -> tuple[list[tuple[str, str]], datetime]:
+    """Schedule form fields for a UK time ``days`` from now, and the UTC time they mean."""
+    local = (
+        (admin.clock.now + timedelta(days=days))
+        .astimezone(LONDON)
+        .replace(hour=hour, minute=minute, second=0, microsecond=0)
+    )
+    fields = [
+        ("when", "later"),
+        ("date-day", str(local.day)),
+        ("date-month", str(local.month)),
+        ("date-year", str(local.year)),
+        ("time", local.strftime("%-I:%M%p").lower()),
+    ]
+    return fields, local.astimezone(UTC)

@@ -185,7 +185,7 @@ def sign_in(page: Page, site: Site) -> None:
 
 SIGNED_OUT = [("/sign-in", "sign in"), ("/invite/not-a-real-token", "invite 404")]
 PAGES = ["/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages", "/safeguarding",
-         "/nowhere"]
+         "/campaigns", "/campaigns/new", "/bulletins", "/bulletins/new", "/waves", "/nowhere"]
 ERRORS = ["/responses?from=2026-13-45&language=xx", "/?from=99/99/2026", "/report?period=decade"]
 
 
@@ -258,6 +258,95 @@ def test_populated_pages(page: Page, site: Site) -> None:
     check(page, "safeguarding outcome error")
     page.click("button:has-text('Acknowledge')")
     check(page, "safeguarding concern acknowledged")
+
+
+async def _campaign_data() -> dict[str, int]:
+    """A campaign part-way through sending, a published bulletin with a draft translation, two waves."""
+    from core.loader import load_dir
+    from core.settings import Settings
+    from core.storage import models as m
+
+    versions = {cid: c.version for cid, c in load_dir(Settings().conversations_dir)[0].items()}
+    people = []
+    kinds = [("en", "parent-carer"), ("ur", "parent-carer"), ("pl", "young-person"), ("ar", "helper"),
+             ("en", "professional")]
+    for n, (language, role) in enumerate(kinds):
+        people.append(await m.Respondent.create(
+            channel="telegram", key_hash=f"browser-{n:056d}", chat_id=9000 + n, language=language, role=role,
+            consent="yes", contact_ok=True))
+    survey = await m.Campaign.create(
+        name="Yearly survey 2027: parents and carers", conversation_id="annual-parent",
+        conversation_version=versions["annual-parent"], status="sending", reminder_days=7,
+        audience={"roles": ["parent-carer"], "languages": [], "age_bands": []},
+        invitation={"ur": "براہ کرم ہمارا سروے کریں", "en": "<b>Please</b> answer"})
+    for person, status in zip(people, ("sent", "sent", "unknown", "blocked", "pending"), strict=True):
+        await m.Delivery.create(campaign=survey, respondent=person, kind="invite", status=status,
+                                language=person.language)
+    await m.Delivery.create(campaign=survey, respondent=people[1], kind="reminder", status="sent",
+                            language="ur")
+    draft = await m.Campaign.create(name="Draft for next year", conversation_id="annual-young-person",
+                                    conversation_version=versions["annual-young-person"])
+    linked = await m.Response.all().first()
+    texts = {"en": {"text": "You said the buses were late.", "review": "reviewed"},
+             "ur": {"text": "آپ نے کہا کہ بسیں دیر سے آتی تھیں۔", "review": "draft"},
+             "pl": {"text": "Autobusy się spóźniały.", "review": "reviewed"}}
+    bulletin = await m.Bulletin.create(title="Buses <script>alert(1)</script>", status="published",
+                                       texts=texts)
+    if linked is not None:
+        await bulletin.responses.add(linked)
+    for version in (2026, 2027):
+        for n, option in enumerate(("good", "ok", "bad", "good")):
+            response = await m.Response.create(conversation_id="annual-parent", conversation_version=version,
+                                               channel="telegram", language="en", role="parent-carer",
+                                               status="submitted", respondent=people[n])
+            await m.Answer.create(response=response, step_id="services", kind="choice", question="How well?",
+                                  option_ids=[option], label=option, language="en")
+            await m.Answer.create(response=response, step_id="services-good", kind="text", question="Tell us",
+                                  text=f"Answer {n} in {version}", language="en")
+    return {"survey": survey.id, "draft": draft.id, "bulletin": bulletin.id}
+
+
+def test_campaign_bulletin_and_year_on_year_pages(page: Page, site: Site) -> None:
+    ids = site.run(_campaign_data())
+    sign_in(page, site)
+    survey, draft, bulletin = (f"/campaigns/{ids['survey']}", f"/campaigns/{ids['draft']}",
+                               f"/bulletins/{ids['bulletin']}")
+    for path in ("/campaigns", survey, f"{survey}/preview", draft, f"{draft}/edit", f"{draft}/schedule",
+                 f"{draft}/cancel", "/bulletins", bulletin, f"{bulletin}/edit", f"{bulletin}/send", "/waves",
+                 "/report", "/responses?wave=annual-parent:2026&step=services-good"):
+        page.goto(site.url + path)
+        check(page, "populated " + path)
+    page.goto(site.url + survey)
+    keyboard(page, "campaign")
+    page.goto(site.url + f"{draft}/schedule")
+    keyboard(page, "schedule")
+    page.check("#when-2")
+    page.fill("#date-day", "1")
+    page.fill("#date-month", "1")
+    page.fill("#date-year", "2020")
+    page.fill("#time", "9am")
+    page.click("button:has-text('Schedule')")
+    check(page, "schedule error")
+    assert page.locator(".govuk-error-summary").count() == 1
+    page.goto(site.url + "/campaigns/new")
+    keyboard(page, "campaign form")
+    page.fill("#invitation-ur", "x" * 4001)
+    page.click("button:has-text('Save draft')")
+    check(page, "campaign form error")
+    assert "Enter a name for the campaign" in page.content()
+    page.goto(site.url + "/bulletins/new")
+    page.fill("#responses", "not-a-reference")
+    page.click("button:has-text('Save')")
+    check(page, "bulletin form error")
+    page.goto(site.url + f"{bulletin}/send")
+    keyboard(page, "send bulletin")
+    page.click("button:has-text('Send')")
+    check(page, "send error")
+    page.goto(site.url + f"{draft}/schedule")
+    page.check("#when")
+    page.click("button:has-text('Schedule')")
+    check(page, "campaign scheduled")
+    assert "Scheduled" in page.content()
 
 
 def test_response_page_forms_and_set_up(page: Page, site: Site) -> None:

@@ -6,7 +6,8 @@ from admin.demo import fill
 from core.storage import models as m
 from tests.admin.conftest import Admin, make_user, sign_in
 
-PAGES = ("/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages")
+PAGES = ("/", "/responses", "/report", "/audit", "/users", "/keywords", "/languages", "/campaigns",
+         "/campaigns/new", "/bulletins", "/bulletins/new", "/waves")
 
 
 async def test_pages_empty_and_populated(admin: Admin) -> None:
