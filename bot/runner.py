@@ -22,6 +22,7 @@ from telegram import Bot, BotCommand, InputFile, InputMediaPhoto
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBUserWarning
 
+from bot.flood import FloodGate
 from bot.pictures import Pictures
 from bot.ratelimit import JITTER, OVERALL_RATE, Priority, RateLimiter, retry_after
 from bot.render import Message, Style, render
@@ -79,7 +80,8 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
                  max_concurrency: int = 64, speech: Speech | None = None,
-                 pictures: Pictures | None = None, limiter: RateLimiter | None = None) -> None:
+                 pictures: Pictures | None = None, limiter: RateLimiter | None = None,
+                 flood: FloodGate | None = None) -> None:
         self.service = service
         self.speech = speech
         self.pictures = pictures
@@ -96,6 +98,8 @@ class TelegramChannel:
         self._limit = asyncio.Semaphore(max_concurrency)
         self._poller: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.flood = flood or FloodGate()
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -182,7 +186,7 @@ class TelegramChannel:
                 continue
             offset = max(uid for uid, _ in updates) + 1
             for update_id, payload in updates:
-                if update_id in new:
+                if update_id in new and self._let_in(update_id, payload):
                     self._dispatch(update_id, payload)
 
     async def _get_updates(self, offset: int | None) -> list[Any]:
@@ -194,6 +198,33 @@ class TelegramChannel:
         return list(result or [])
 
     # ---- one worker per chat ----------------------------------------------------------
+
+    def _let_in(self, update_id: int, payload: dict[str, Any]) -> bool:
+        """Flood control for new updates (SECURITY.md B14); updates recovered at start are not held back.
+
+        An update the gate holds back is marked done unread; the first of a flood gets one note.
+        """
+        parsed = parse(payload)
+        if parsed.kind != "event" or parsed.chat_id is None:
+            return True
+        verdict = self.flood.check(parsed.chat_id)
+        if verdict == "read":
+            return True
+        log.warning("update %s not read: too many messages from one chat", update_id)
+        task = asyncio.create_task(self._not_read(update_id, parsed, verdict == "warn"))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+        return False
+
+    async def _not_read(self, update_id: int, parsed: Parsed, tell: bool) -> None:
+        try:
+            if parsed.callback_id:
+                await self._answer_callback(parsed.callback_id)
+            if await inbox_mark_done(update_id) and tell and parsed.chat_id is not None:
+                language = await self.service.language_of(SOURCE, str(parsed.user_id or ""))
+                await self._send_text(parsed.chat_id, self.service.text(language, "slow_down"))
+        except Exception as exc:
+            log.error("update %s: could not set it aside: %s", update_id, type(exc).__name__)
 
     def _dispatch(self, update_id: int, payload: dict[str, Any]) -> None:
         if update_id in self._seen:

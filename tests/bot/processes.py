@@ -118,17 +118,23 @@ class BotProcess:
     def log_tail(self, chars: int = 3000) -> str:
         return "bot output:\n" + self.logs()[-chars:]
 
-    async def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Start ``voices serve`` and wait until its first long poll is waiting at the fake."""
+    async def start(self, timeout: float = START_TIMEOUT, poll: bool = True) -> None:
+        """Start ``voices serve`` and wait until its first long poll is waiting at the fake.
+
+        ``poll=False``: do not wait for that (a second process on the same database does not poll).
+        """
         assert not self.running, "the bot is already running"
         # A killed bot's long poll can linger in the fake for a moment: let it go first.
-        await wait_until(lambda: not self.fake.polling, 5.0, "the previous bot's poll to end")
+        if poll:
+            await wait_until(lambda: not self.fake.polling, 5.0, "the previous bot's poll to end")
         self.starts += 1
         before = self.fake.request_counts.get("getUpdates", 0)
         with self.log_path(self.starts).open("wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "voices.cli", "serve", cwd=self.workdir, env=self.env(),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT)
+        if not poll:
+            return
         await wait_until(lambda: self.fake.polling and self.fake.request_counts.get("getUpdates", 0) > before,
                          timeout, "the bot to start polling", self)
 

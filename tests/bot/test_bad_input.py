@@ -190,3 +190,19 @@ async def test_a_forwarded_message_is_the_users_own_words_only(harness: Harness)
     assert answer.text == "Words someone else wrote"
     stored = str(await m.Respondent.all().values()) + str(await m.Answer.all().values())
     assert "Alex" not in stored and "777" not in stored
+
+
+async def test_a_flood_from_one_chat_is_not_read_and_others_are_unaffected(harness: Harness) -> None:
+    """SECURITY.md B14: 60 messages at once; 20 read, one note, the rest set aside, nothing stuck."""
+    flooder, other = harness.fake.user(4020), harness.fake.user(4021)
+    await through_welcome(flooder)
+    await through_welcome(other)
+    await asyncio.gather(*(flooder.send(f"message {i}") for i in range(60)))
+    replies = await say(other, "School or college")
+    assert replies[-1].text.startswith("Question 2 of 4")  # answered at once, flood or not
+    texts = [m.text or "" for m in await flooder.settle(quiet=1.0, timeout=30)]
+    notes = [t for t in texts if t.startswith("You sent a lot of messages very fast")]
+    assert len(notes) == 1
+    assert len(texts) <= 2 * 20 + 1  # replies to the 20 messages read (two at most each), and the note
+    pending = await m.InboxUpdate.filter(processed_at=None).count()
+    assert pending == 0  # every update is marked done, read or not

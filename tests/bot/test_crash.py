@@ -15,7 +15,7 @@ import pytest
 
 from core.storage import models as m
 from core.storage.db import close_db, init_db
-from tests.bot.processes import BotProcess, bot_process, pg_connect, wait_until
+from tests.bot.processes import START_TIMEOUT, BotProcess, bot_process, pg_connect, wait_until
 from tests.fakes.botapi import FakeBotAPI, FakeUser, SentMessage
 
 pytestmark = pytest.mark.slow
@@ -331,3 +331,26 @@ async def test_an_update_delivered_again_is_processed_once(
         assert await m.InboxUpdate.filter(processed_at=None).count() == 0
     finally:
         await close_db()
+
+
+async def test_a_second_process_waits_and_takes_over_when_the_first_dies(
+        db_url: str, fake: FakeBotAPI, tmp_path: Path) -> None:
+    """SECURITY.md T5: two `voices serve` on one database; only one polls, the other takes over."""
+    async with bot_process(fake, db_url, tmp_path / "one") as first, \
+            bot_process(fake, db_url, tmp_path / "two") as second:
+        await first.start()
+        await second.start(poll=False)
+        await wait_until(lambda: "Another Voices process is running the bot" in second.logs(), START_TIMEOUT,
+                         "the second process to wait for the lock", second)
+        user = fake.user(5200)
+        await to_question_1(user, first)
+        polls = fake.request_counts.get("getUpdates", 0)
+        await asyncio.sleep(1.0)
+        assert "Conflict" not in first.logs() + second.logs()  # one poller: Telegram never sees two
+        await first.kill()
+        await wait_until(lambda: fake.request_counts.get("getUpdates", 0) > polls + 1 and fake.polling,
+                         START_TIMEOUT + 10, "the second process to take over", second)
+        replies = await say(user, "School or college", lambda msg: msg.text == Q2, second)
+        assert has(replies[-1], "Going well"), replies[-1].summary()
+        assert await second.stop() == 0, second.log_tail()
+        check_logs(second)
