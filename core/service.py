@@ -303,7 +303,7 @@ class Voices:
         return Reply(outputs, person.language, saved.id, saved.version, person.chat_id, person.settings)
 
     async def _nothing_held(self, conn: BaseDBAsyncClient, inc: Incoming) -> Reply | None:
-        """/delete or /mydata from someone Voices holds nothing about (say, a second /delete).
+        """/delete, /mydata or "Stop messages" from someone Voices holds nothing about (say, after /delete).
 
         They are told so, and nothing is created for them: no respondent, no conversation.
         """
@@ -311,7 +311,8 @@ class Voices:
         if person is not None:
             return None
         lang = best_match(inc.language_hint)
-        return Reply([Say(self.text(lang, "mydata_none"), close_keyboard=True)], lang, 0, 0, inc.chat_id)
+        key = "messages_stopped" if isinstance(inc.event, Action) else "mydata_none"
+        return Reply([Say(self.text(lang, key), close_keyboard=True)], lang, 0, 0, inc.chat_id)
 
     def _definition(self, turn: _Turn, conversation_id: str) -> Conversation:
         return self.definition(conversation_id, turn.person.language, turn.person.settings)
@@ -446,6 +447,9 @@ class Voices:
     def _set_contact(self, turn: _Turn, ok: bool) -> None:
         turn.person.contact_ok, turn.person.contact_at = ok, turn.now
         turn.dirty |= {"contact_ok", "contact_at"}
+        if ok and turn.person.blocked_at is not None:  # they unblocked the bot and asked again
+            turn.person.blocked_at = None
+            turn.dirty.add("blocked_at")
 
     async def _redraw(self, turn: _Turn, state: State, out: SetProfile) -> tuple[State, list[Output]]:
         """Language or settings changed: show the current step again as the person now wants it."""
@@ -754,8 +758,11 @@ class Voices:
 
 
 def _asks_about_own_data(inc: Incoming) -> bool:
-    return inc.open_conversation is None and isinstance(inc.event, Command) and \
-        inc.event.name in ("delete", "mydata")
+    """/delete, /mydata or "Stop messages": for someone unknown these need an answer, not a welcome."""
+    if inc.open_conversation is not None:
+        return False
+    return (isinstance(inc.event, Command) and inc.event.name in ("delete", "mydata")) or \
+        (isinstance(inc.event, Action) and inc.event.name == "unsub")
 
 
 def _new_settings(current: str, out: SetProfile) -> str:

@@ -323,6 +323,9 @@ class AdminUser(Model):
     totp_confirmed = fields.BooleanField(default=False)
     totp_last_step = fields.BigIntField(default=0)  # a code is accepted once (no replay)
     disabled = fields.BooleanField(default=False)
+    # Issue 5 (SECURITY.md S9): may read restricted words (flagged answers, what raised an alert).
+    # Separate from the role, and granted by an admin.
+    safeguarding_lead = fields.BooleanField(default=False, db_default=False)
     failed_count = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -23,7 +23,7 @@ from core.storage import models as m
 
 PERSON_COLUMNS = ("id", "channel", "chat_id", "language", "language_confirmed", "role", "answered_by",
                   "age_band", "consent", "consent_version", "consent_at", "contact_ok", "contact_at",
-                  "settings", "anonymous")
+                  "settings", "anonymous", "blocked_at")
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Person:
     contact_at: dt.datetime | str | None = None
     settings: str = ""  # personal settings that are on, comma-separated: easy, pictures, voice, ...
     anonymous: bool = False  # responses are cut loose from the person when sent
+    blocked_at: dt.datetime | str | None = None  # Telegram said they blocked the bot
 
 
 @dataclass

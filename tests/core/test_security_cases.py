@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from core.model import Command, Say
+from core.model import Action, Command, Say
 from core.service import Voices
 from core.storage import models as m
 from tests.core.test_service import FIXED, make_service, question, turn
@@ -59,6 +59,8 @@ async def test_p1_delete_twice_is_harmless(db: str) -> None:
     for command in ("delete", "mydata"):  # nothing is held: they are told so, and nothing is made
         reply = await turn(service, Command(command), who="p1")  # type: ignore[arg-type]
         assert says(reply.outputs) == ["You have not given any answers yet."]
+    reply = await turn(service, Action("unsub", "", 0), who="p1")  # an old message's button
+    assert says(reply.outputs) == ["OK. We will not send you any more messages."]
     assert await m.Respondent.all().count() == 0 and await m.Response.all().count() == 0
     assert await m.Tombstone.all().count() == 1
 

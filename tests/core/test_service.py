@@ -249,8 +249,10 @@ async def test_stop_and_news_buttons_switch_messages_off_and_on(db: str) -> None
     texts = [s.text for s in says(reply)]
     assert texts[0] == "There is no news yet. We will tell you when there is."
     assert [(b.label, b.action) for b in says(reply)[1].buttons] == [("Yes, send messages", "sub")]
+    await m.Respondent.all().update(blocked_at=FIXED)  # they had blocked the bot, then came back
     await turn(service, Action("sub", "", 0), who="p")
-    assert (await m.Respondent.get()).contact_ok
+    again = await m.Respondent.get()
+    assert again.contact_ok and again.blocked_at is None
     assert await m.Response.filter(status="in-progress").count() == 1  # the feedback was left as it was
 
 
