@@ -3,9 +3,9 @@
 Telegram lets a bot send about 30 messages a second in all and about one a second to one chat
 (SCALE.md section 2). Two kinds of send share that budget:
 
-* **interactive**: replies to someone in a conversation. They go first: they only ever wait for
-  the overall cap (``overall_rate`` a second, counted over ``window`` plus a little ``jitter``),
-  and while one is waiting no broadcast message is let through.
+* **interactive**: replies to someone in a conversation. They go first and never wait; they are
+  counted against the overall cap (``overall_rate`` a second, counted over ``window`` plus a little
+  ``jitter``), so broadcasts make room for them.
 * **broadcast**: invitations, reminders and bulletins. They are spaced evenly at
   ``broadcast_rate`` a second, keep ``chat_gap`` seconds after the last message to the same chat
   (whatever its kind), stay under the overall cap too, and stop for as long as Telegram asks when
@@ -124,8 +124,8 @@ class RateLimiter:
     """Waits until a send may go, by :class:`Budget`'s rules, interactive sends first.
 
     ``await limiter.acquire(chat_id, Priority.INTERACTIVE)`` before each Bot API call that sends a
-    message. Interactive callers wait only for the overall cap. Broadcast callers queue one behind
-    the other and, besides their own rules, wait while any interactive send is waiting.
+    message. Interactive callers never wait (they are counted). Broadcast callers queue one behind
+    the other and wait for their own rules, the replies counted in the overall cap included.
     """
 
     def __init__(self, overall_rate: float = OVERALL_RATE, broadcast_rate: float = 25.0,
@@ -135,16 +135,9 @@ class RateLimiter:
         self.budget = Budget(overall_rate, broadcast_rate, chat_gap, window, jitter)
         self._clock = clock
         self._sleep = sleep
-        self._interactive_waiting = 0
-        self._no_interactive_waiting = asyncio.Event()
-        self._no_interactive_waiting.set()
         self._broadcast_turn = asyncio.Lock()  # broadcast callers wait in order, one at a time
         self.sent = {Priority.INTERACTIVE: 0, Priority.BROADCAST: 0}
         self.pauses = 0
-
-    @property
-    def interactive_waiting(self) -> int:
-        return self._interactive_waiting
 
     async def acquire(self, chat_id: int | None, priority: Priority = Priority.INTERACTIVE) -> None:
         """Return when a message to ``chat_id`` may be sent now; it is counted as sent."""
@@ -155,35 +148,24 @@ class RateLimiter:
                 await self._broadcast(chat_id)
 
     async def _interactive(self, chat_id: int | None) -> None:
-        budget = self.budget
-        now = self._clock()
-        wait = budget.overall_delay(now)
-        if wait > 0:
-            self._interactive_waiting += 1
-            self._no_interactive_waiting.clear()
-            try:
-                while wait > 0:
-                    await self._sleep(wait)
-                    now = self._clock()
-                    wait = budget.overall_delay(now)
-            finally:
-                self._interactive_waiting -= 1
-                if not self._interactive_waiting:
-                    self._no_interactive_waiting.set()
-        budget.record(Priority.INTERACTIVE, chat_id, now)
+        """Replies go at once, whatever the count: a person waiting for the next question comes first.
+
+        They are counted, so broadcasts make room for them; Telegram's cap is a broadcast limit
+        ("bulk notifications"), and a reply it refuses with 429 is tried again after the wait it
+        asks for (``TelegramChannel._call``). Holding replies to the cap would hold every person
+        answering at busy times (SCALE.md goal 1: 50 steps a second) behind it.
+        """
+        self.budget.record(Priority.INTERACTIVE, chat_id, self._clock())
         self.sent[Priority.INTERACTIVE] += 1
 
     async def _broadcast(self, chat_id: int | None) -> None:
         budget = self.budget
         while True:
-            if self._interactive_waiting:
-                await self._no_interactive_waiting.wait()
             now = self._clock()
             wait = budget.delay(Priority.BROADCAST, chat_id, now)
-            if wait <= 0 and not self._interactive_waiting:
+            if wait <= 0:
                 break
-            if wait > 0:
-                await self._sleep(wait)
+            await self._sleep(wait)
         budget.record(Priority.BROADCAST, chat_id, now)
         self.sent[Priority.BROADCAST] += 1
 
