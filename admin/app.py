@@ -22,6 +22,7 @@ from admin.views import (
     bulletins,
     campaigns,
     dashboard,
+    erasure,
     exports,
     languages,
     report,
@@ -55,6 +56,7 @@ def _templates(app: web.Application) -> None:
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.filters["when"] = lambda d: d.strftime("%-d %b %Y, %H:%M") if d else ""
     env.filters["london"] = london_time
+    env.filters["day"] = lambda d: d.strftime("%-d %B %Y") if d else ""  # a date: "29 December 2026"
 
 
 def london_time(moment: object) -> str:
@@ -87,6 +89,9 @@ def _routes(app: web.Application) -> None:
     get("/responses", responses.list_page)
     get("/responses/{ref}", responses.detail_page)
     get("/responses/{ref}/voice/{answer}", responses.voice)
+    get("/responses/{ref}/erase", erasure.confirm_page)
+    post("/responses/{ref}/erase", erasure.erase)
+    get("/erased/{ref}", erasure.done_page)
     for action, handler in (("codes", responses.set_codes), ("notes", responses.add_note),
                             ("status", responses.set_status), ("flag", responses.set_flag),
                             ("transcript", responses.set_transcript), ("quotes", responses.add_quote)):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from core.storage import models as m
 
 ACTIONS = (
@@ -14,6 +16,11 @@ ACTIONS = (
     "campaign-created", "campaign-changed", "campaign-scheduled", "campaign-unscheduled", "campaign-paused",
     "campaign-resumed", "campaign-cancelled", "bulletin-created", "bulletin-changed", "bulletin-published",
     "bulletin-sent",
+    # Restricted words (SECURITY.md S9): shown to a safeguarding lead, or held back from someone else.
+    # Target "response:<ref>", "alert:<ref>" or "responses" (lists and exports); never the words.
+    "restricted-view", "restricted-view-refused",
+    # An admin erased a person's survey data (target "respondent:<ref>"; the counts, never the words).
+    "erase",
 )
 
 
@@ -22,7 +29,9 @@ def clean(text: str, limit: int) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
-async def record(at: datetime, actor: str, action: str, target: str = "", detail: str = "") -> None:
+async def record(at: datetime, actor: str, action: str, target: str = "", detail: str = "",
+                 conn: BaseDBAsyncClient | None = None) -> None:
+    """Append an entry (``conn``: inside that transaction, so it is written with the change or not at all)."""
     assert action in ACTIONS, action
     await m.AuditEvent.create(at=at, actor=clean(actor or "-", 254), action=action,
-                              target=clean(target, 100), detail=clean(detail, 300))
+                              target=clean(target, 100), detail=clean(detail, 300), using_db=conn)

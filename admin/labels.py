@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.alerts import category_name
 from core.languages import BY_CODE
 from core.storage.models import PRIORITIES
 
@@ -26,6 +27,18 @@ CONVERSATION = {"welcome": "Welcome", "feedback": "Feedback",
                 "annual-parent": "Yearly survey: parents and carers",
                 "annual-young-person": "Yearly survey: young people"}
 ANSWERED_BY = {"self": "Themselves", "assisted": "With help", "proxy": "Someone for them"}
+# Requests passed to a person (core/risk.py REQUEST_CATEGORIES, SECURITY.md P3, P8): the council must
+# reply within one calendar month. The risk categories' names come from core/alerts.py.
+REQUEST_CATEGORIES = {"data-request": "Request for someone else's data",
+                      "complaint": "Complaint about how we use data"}
+OWN_DATA = "Request for a copy of their own data"  # a data-request matched by a "*-request-my-data" entry
+
+
+def alert_category(code: str, matched: str = "") -> str:
+    """A safeguarding alert's category in plain words (``matched``: the lexicon entry, if known)."""
+    if code == "data-request" and matched.endswith("-request-my-data"):
+        return OWN_DATA
+    return REQUEST_CATEGORIES.get(code) or category_name(code)
 
 
 def language(code: str | None) -> str:

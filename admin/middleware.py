@@ -149,3 +149,11 @@ def can(request: web.Request, role: str) -> bool:
     session = request.get(SESSION)
     return user is not None and session is not None and session.stage == "full" \
         and ROLE_RANK[user.role] >= ROLE_RANK[role]
+
+
+def is_lead(request: web.Request) -> bool:
+    """A signed-in safeguarding lead: may read restricted words (SECURITY.md S9)."""
+    user = request.get(USER)
+    session = request.get(SESSION)
+    return user is not None and session is not None and session.stage == "full" \
+        and bool(user.safeguarding_lead) and not user.disabled

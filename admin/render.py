@@ -9,8 +9,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from admin.keys import CONFIG
-from admin.middleware import ANON_CSRF_COOKIE, SESSION, USER, can, csrf_token
+from admin.middleware import ANON_CSRF_COOKIE, SESSION, USER, can, csrf_token, is_lead
 from admin.queries.safeguarding import ALERT_COUNTS
+from admin.restricted import RESTRICTED
 
 NAV = (
     ("/", "Dashboard", "viewer"),
@@ -42,6 +43,8 @@ def render(request: web.Request, template: str, context: dict[str, Any], status:
         "is_admin": can(request, "admin"),
         "alert_counts": request.get(ALERT_COUNTS) if signed_in else None,
         "can_see_alerts": can(request, "officer"),
+        "is_lead": is_lead(request),
+        "restricted_text": RESTRICTED,
     }
     response = aiohttp_jinja2.render_template(template, request, {**page, **context}, status=status)
     if session is None and ANON_CSRF_COOKIE not in request.cookies:

@@ -67,6 +67,9 @@ CATEGORY_NAMES = {
     "neglect": "Neglect",
     "exploitation": "Exploitation",
     "self-harm": "Self-harm",
+    # requests passed to a person (core.risk.REQUEST_CATEGORIES)
+    "data-request": "Request for someone's data",
+    "complaint": "Complaint about how we use data",
     "suicide": "Suicidal thoughts",
     "overdose": "Overdose or poisoning",
     "bullying": "Bullying",

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(settings)
     if args.command == "users":
-        return asyncio.run(admin_cli.users_add(settings, args.email, args.role))
+        return asyncio.run(admin_cli.users_add(settings, args.email, args.role, args.safeguarding_lead))
     if args.command == "export":
         return asyncio.run(admin_cli.export(settings, args.format, args.output))
     if args.command == "demo-data":

@@ -129,8 +129,9 @@ async def use_invite(invite: m.AdminInvite, email: str, password: str, now: date
     return user
 
 
-async def add_user(email: str, role: str) -> m.AdminUser:
-    return await m.AdminUser.create(email=email.strip().lower(), role=role)
+async def add_user(email: str, role: str, safeguarding_lead: bool = False) -> m.AdminUser:
+    return await m.AdminUser.create(email=email.strip().lower(), role=role,
+                                    safeguarding_lead=safeguarding_lead)
 
 
 async def all_users() -> list[m.AdminUser]:
@@ -141,7 +142,13 @@ async def get_user(user_id: int) -> m.AdminUser | None:
     return await m.AdminUser.get_or_none(id=user_id)
 
 
-async def change_user(user: m.AdminUser, role: str, disabled: bool, now: datetime) -> None:
+async def change_user(user: m.AdminUser, role: str, disabled: bool, now: datetime,
+                      safeguarding_lead: bool | None = None) -> None:
+    """Change the role, disabled and (unless None) the safeguarding lead permission."""
     user.role, user.disabled = role, disabled
-    await user.save(update_fields=["role", "disabled"])
+    fields = ["role", "disabled"]
+    if safeguarding_lead is not None:
+        user.safeguarding_lead = safeguarding_lead
+        fields.append("safeguarding_lead")
+    await user.save(update_fields=fields)
     await end_all_sessions(user.id, now)  # a new role or a disabled account takes effect at once

@@ -9,6 +9,7 @@ from typing import Any
 from admin.filters import Cursor, Filters
 from admin.queries import rollup, search
 from admin.queries.summary import codes_text, split_codes
+from admin.restricted import is_free
 from admin.sql import Sql, as_datetime, like_pattern
 from core.storage import models as m
 
@@ -34,6 +35,7 @@ class Row:
     has_voice: bool
     flagged: bool
     snippet: str = ""
+    restricted: bool = False  # a flagged response's words, held back from someone who is not a lead
 
 
 @dataclass
@@ -42,9 +44,18 @@ class Page:
     more_after: bool  # there is a next page
     more_before: bool  # there is a previous page
 
+    @property
+    def flagged_words(self) -> int:
+        """How many rows show the words of a flagged response (to a safeguarding lead)."""
+        return sum(1 for row in self.rows if row.flagged and row.snippet)
 
-def where(sql: Sql, f: Filters, search: bool = True) -> tuple[list[str], list[Any]]:
-    """SQL conditions and values for the filters (cursor excluded; the search only if ``search``)."""
+
+def where(sql: Sql, f: Filters, search: bool = True, lead: bool = False) -> tuple[list[str], list[Any]]:
+    """SQL conditions and values for the filters (cursor excluded; the search only if ``search``).
+
+    ``lead``: a safeguarding lead. Anyone else's search never looks in flagged responses, whose
+    words they may not read (SECURITY.md S9), so that a search cannot tell them what those say.
+    """
     conds: list[str] = []
     values: list[Any] = []
     for name, column in (("polarity", "r.polarity"), ("role", "r.role"), ("language", "r.language"),
@@ -76,6 +87,9 @@ def where(sql: Sql, f: Filters, search: bool = True) -> tuple[list[str], list[An
         conds.append("EXISTS (SELECT 1 FROM answer w WHERE w.response_id = r.id AND w.step_id = ? "
                      "AND w.kind <> 'skipped')")
         values.append(f.step)
+    if f.q and not lead:
+        conds.append("r.flagged = ?")
+        values.append(False)
     if f.q and search:
         cond, more = contains(sql, f.q)
         conds.append(cond)
@@ -135,9 +149,10 @@ async def _search_rows(sql: Sql, q: str, conds: list[str], values: list[Any], or
                           f"{ordering} LIMIT {PAGE_SIZE + 1}", [*values, *more])
 
 
-async def page(f: Filters) -> Page:
+async def page(f: Filters, lead: bool = False) -> Page:
+    """A page of the list. ``lead``: a safeguarding lead, who sees flagged responses' words too."""
     sql = Sql()
-    conds, values = where(sql, f, search=False)
+    conds, values = where(sql, f, search=False, lead=lead)
     backwards = False
     if f.cursor:
         cond, more, backwards = _seek(sql, f, f.cursor)
@@ -156,7 +171,7 @@ async def page(f: Filters) -> Page:
     if backwards:
         rows.reverse()
     result = [_row(r) for r in rows]
-    await _add_snippets(sql, result, f.step)
+    await _add_snippets(sql, result, f.step, lead)
     if backwards:
         return Page(result, more_after=True, more_before=extra)
     return Page(result, more_after=extra, more_before=f.cursor is not None)
@@ -170,8 +185,11 @@ def _row(r: dict[str, Any]) -> Row:
                split_codes(r["priority_codes"]), bool(r["has_voice"]), bool(r["flagged"]))
 
 
-async def _add_snippets(sql: Sql, rows: list[Row], step: str = "") -> None:
-    """The first typed answer of each response (the answer to ``step``, when the list is for one question)."""
+async def _add_snippets(sql: Sql, rows: list[Row], step: str = "", lead: bool = False) -> None:
+    """The first typed answer of each response (the answer to ``step``, when the list is for one question).
+
+    A flagged response's answer is shown to a safeguarding lead only; others see it is restricted.
+    """
     if not rows:
         return
     ids = [row.id for row in rows]
@@ -184,6 +202,9 @@ async def _add_snippets(sql: Sql, rows: list[Row], step: str = "") -> None:
         first.setdefault(int(item["response_id"]), item["text"])
     for row in rows:
         text = first.get(row.id, "")
+        if row.flagged and text and not lead:
+            row.restricted = True
+            continue
         row.snippet = text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -200,10 +221,23 @@ class Detail:
 
 
 async def find(ref: str) -> m.Response | None:
+    if not 0 < len(ref) <= 36:
+        return None
     return await m.Response.get_or_none(ref=ref)
 
 
-async def detail(response: m.Response) -> Detail:
+RESTRICTED_EVENTS = ("view", "restricted-view", "restricted-view-refused")  # reads, not changes
+
+
+def restricted_answers(response: m.Response, answers: list[m.Answer]) -> list[m.Answer]:
+    """The answers in the person's own words, if the response is flagged (restricted to leads)."""
+    if not response.flagged:
+        return []
+    return [a for a in answers if is_free(a.kind, a.text, a.transcript)]
+
+
+async def detail(response: m.Response, lead: bool = False) -> Detail:
+    """One response. ``lead``: a safeguarding lead (otherwise nothing is drawn from restricted words)."""
     answers = await m.Answer.filter(response_id=response.id).order_by("created_at", "id")
     links = await m.AnswerPriority.filter(answer_id__in=[a.id for a in answers]) \
         .values("answer_id", "priority_id")
@@ -214,9 +248,10 @@ async def detail(response: m.Response) -> Detail:
     notes = await m.ResponseNote.filter(response_id=response.id).order_by("created_at", "id")
     quotes = await m.BoardQuote.filter(response_id=response.id).order_by("created_at", "id")
     history = await m.AuditEvent.filter(target=f"response:{response.ref}") \
-        .exclude(action="view").order_by("-at", "-id").limit(50)
+        .exclude(action__in=RESTRICTED_EVENTS).order_by("-at", "-id").limit(50)
     found = Detail(response, answers, option_codes, sorted(str(c) for c in codes), notes, quotes, history)
-    found.suggestions = await suggest(response.language, answers)
+    hidden = set() if lead else {a.id for a in restricted_answers(response, answers)}
+    found.suggestions = await suggest(response.language, [a for a in answers if a.id not in hidden])
     return found
 
 

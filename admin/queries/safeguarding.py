@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from tortoise.expressions import Q
@@ -11,6 +13,9 @@ from tortoise.expressions import Q
 from core.storage import models as m
 
 ACKNOWLEDGED_SHOWN = 200  # the newest acknowledged alerts listed under the unacknowledged ones
+# A data request or a complaint gets a reply within one calendar month of arriving (SECURITY.md P3, P8).
+REPLY_CATEGORIES = ("data-request", "complaint")
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,22 @@ async def record_outcome(alert: m.SafeguardingAlert, text: str, who: str, now: d
     if updated:
         await acknowledge(alert, who, now)
     return bool(updated)
+
+
+def one_month_after(day: date) -> date:
+    """The same day next month, or that month's last day if it has no such day (31 January: 28 February)."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def reply_by(alert: m.SafeguardingAlert) -> date | None:
+    """For a data request or a complaint, the day the reply is due: a calendar month after it arrived (UK)."""
+    if alert.category not in REPLY_CATEGORIES:
+        return None
+    return one_month_after(alert.created_at.astimezone(LONDON).date())
+
+
+def overdue(alert: m.SafeguardingAlert, now: datetime) -> bool:
+    """A reply is due before today (UK) and no outcome has been recorded."""
+    due = reply_by(alert)
+    return due is not None and alert.outcome_at is None and now.astimezone(LONDON).date() > due

@@ -44,6 +44,7 @@ async def users_page(request: web.Request) -> web.Response:
 async def add_user(request: web.Request) -> web.Response:
     form = await request.post()
     email, role = str(form.get("email", "")).strip().lower(), str(form.get("role", ""))
+    lead = form.get("safeguarding_lead") == "yes"
     error = ""
     if "@" not in email or len(email) > 254 or any(ch.isspace() for ch in email):
         error = "Enter an email address, like name@example.org"
@@ -52,11 +53,12 @@ async def add_user(request: web.Request) -> web.Response:
     elif await accounts.find_user(email):
         error = "There is already a user with that email address"
     if error:
-        return await _users(request, 400, error=error, email=email)
+        return await _users(request, 400, error=error, email=email, lead=lead)
     config = request.app[CONFIG]
-    user = await accounts.add_user(email, role)
+    user = await accounts.add_user(email, role, lead)
     token = await accounts.create_invite(role, user, config.clock(), config.invite_lifetime)
-    await audit.record(config.clock(), request[USER].email, "user-added", f"user:{user.id}", f"role {role}")
+    await audit.record(config.clock(), request[USER].email, "user-added", f"user:{user.id}",
+                       f"role {role}" + (", safeguarding lead" if lead else ""))
     return await _users(request, link=_link(request, token), link_for=email)
 
 
@@ -72,9 +74,13 @@ async def change_user(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="Choose a role. Go back and try again.")
     if user.id == request[USER].id and (role != "admin" or form.get("disabled") == "yes"):
         return await _users(request, 400, error="You cannot remove your own admin role or disable yourself")
-    await accounts.change_user(user, role, form.get("disabled") == "yes", config.clock())
+    was_lead, lead = user.safeguarding_lead, form.get("safeguarding_lead") == "yes"
+    await accounts.change_user(user, role, form.get("disabled") == "yes", config.clock(), lead)
     await audit.record(config.clock(), request[USER].email, "user-changed", f"user:{user.id}",
                        f"role {role}, {'disabled' if user.disabled else 'active'}")
+    if lead != was_lead:  # SECURITY.md S9: who may read restricted words
+        await audit.record(config.clock(), request[USER].email, "user-changed", f"user:{user.id}",
+                           "safeguarding lead " + ("granted" if lead else "removed"))
     link = None
     if form.get("new_link") == "yes":
         token = await accounts.create_invite(role, user, config.clock(), config.invite_lifetime)

@@ -1,4 +1,9 @@
-"""The responses list with filters, one response, and the officers' changes to it."""
+"""The responses list with filters, one response, and the officers' changes to it.
+
+The words of a flagged response (typed answers, voice answers and transcripts) are restricted to
+safeguarding leads (SECURITY.md S9, :mod:`admin.restricted`): others see that they are restricted,
+cannot play, transcribe or search them, and cannot take the flag off.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from admin import audit, labels
+from admin import audit, labels, restricted
 from admin.filters import CHOICES, Filters, cursor_text, parse
 from admin.keys import CONFIG, SETTINGS
-from admin.middleware import USER, requires
-from admin.queries import responses, summary
+from admin.middleware import USER, is_lead, requires
+from admin.queries import erasure, responses, summary
 from admin.render import render
 from core.risk import Lexicon, load_lexicon
 from core.storage import models as m
 
 MAX_NOTE = 5000
+MAX_WORDS = 4000  # of a transcript kept with the alert it raises (as the bot keeps a message's)
 
 
 def _pager(f: Filters, found: responses.Page) -> dict[str, str]:
@@ -47,9 +53,13 @@ async def list_page(request: web.Request) -> web.Response:
     parsed = parse(request.query)
     await summary.refresh(now)
     f = parsed.filters
-    found = await responses.page(f)
+    lead = is_lead(request)
+    found = await responses.page(f, lead)
     if f.q or f.chosen or f.date_from or f.date_to or f.wave or f.step:
         await audit.record(now, request[USER].email, "search", "responses", _describe(f))
+    if lead and found.flagged_words:
+        await restricted.record(request, "responses",
+                                f"list: words of {restricted.flagged_responses(found.flagged_words)}")
     context = {"title": "Responses", "f": f, "page": found, "pager": _pager(f, found), "choices": CHOICES,
                "problems": parsed.problems, "export_query": f.without_cursor().query(), "labels": labels}
     return render(request, "responses.html", context, status=400 if parsed.problems else 200,
@@ -67,10 +77,24 @@ async def _response(request: web.Request) -> m.Response:
 async def detail_page(request: web.Request) -> web.Response:
     response = await _response(request)
     await audit.record(request.app[CONFIG].clock(), request[USER].email, "view", f"response:{response.ref}")
-    found = await responses.detail(response)
+    lead = is_lead(request)
+    found = await responses.detail(response, lead)
+    words = responses.restricted_answers(response, found.answers)
+    if words:  # shown to a lead, held back from everyone else: audited either way
+        await restricted.record(request, f"response:{response.ref}",
+                                f"{len(words)} answer{'' if len(words) == 1 else 's'} in their own words")
+    hidden = set() if lead else {a.id for a in words}
+    erasable = await erasure.person_of(response) is not None
     return render(request, "response.html", {"title": f"Response {response.ref[:8]}", "d": found,
-                                             "labels": labels, "statuses": m.REVIEW_STATUSES},
+                                             "labels": labels, "statuses": m.REVIEW_STATUSES,
+                                             "hidden": hidden, "erasable": erasable},
                   section="/responses")
+
+
+async def _refuse(request: web.Request, response: m.Response, detail: str) -> web.HTTPForbidden:
+    """Someone who is not a safeguarding lead asked for a flagged response's words: audited, refused."""
+    await restricted.record(request, f"response:{response.ref}", detail, shown=False)
+    return web.HTTPForbidden(text=f"{restricted.RESTRICTED}.")
 
 
 def _back(response: m.Response, anchor: str) -> web.Response:
@@ -122,6 +146,10 @@ async def set_status(request: web.Request) -> web.Response:
 async def set_flag(request: web.Request) -> web.Response:
     response = await _response(request)
     flagged = (await request.post()).get("flagged") == "yes"
+    if response.flagged and not flagged and not is_lead(request):
+        # Taking the flag off would show the words: only a lead may.
+        await _log(request, response, "forbidden", "removing the flag needs a safeguarding lead")
+        raise web.HTTPForbidden(text="Only a safeguarding lead can remove the safeguarding flag.")
     await responses.set_flag(response, flagged)
     await _log(request, response, "flag", "flagged" if flagged else "unflagged")
     return _back(response, "status")
@@ -133,6 +161,8 @@ async def set_transcript(request: web.Request) -> web.Response:
     form = await request.post()
     text = str(form.get("transcript", "")).strip()
     answer_id = str(form.get("answer", ""))
+    if response.flagged and not is_lead(request):
+        raise await _refuse(request, response, f"transcript of answer:{answer_id[:12]}")
     if not answer_id.isdigit() or len(text) > MAX_NOTE or \
             not await responses.set_transcript(response, int(answer_id), text):
         raise web.HTTPBadRequest(text="We could not save that transcript. Go back and try again.")
@@ -149,7 +179,7 @@ async def _check_transcript(request: web.Request, response: m.Response, answer_i
     await m.SafeguardingAlert.create(response_id=response.id, answer_id=answer_id, source="transcript",
                                      category=found.category, severity=found.severity,
                                      matched=found.matched[:64], language=response.language,
-                                     age_band=response.age_band)
+                                     age_band=response.age_band, words=text[:MAX_WORDS])
     await m.Response.filter(id=response.id).update(flagged=True)
 
 
@@ -176,6 +206,10 @@ async def voice(request: web.Request) -> web.Response:
     response = await _response(request)
     answer_id = request.match_info["answer"]
     valid = answer_id.isdigit() and len(answer_id) < 12
+    if response.flagged:
+        if not is_lead(request):
+            raise await _refuse(request, response, f"voice answer:{answer_id[:12]}")
+        await restricted.record(request, f"response:{response.ref}", f"voice answer:{answer_id[:12]}")
     clip = await m.VoiceClip.filter(answer_id=int(answer_id), answer__response_id=response.id).first() \
         if valid else None
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

@@ -1,9 +1,12 @@
 """The safeguarding queue: officers see alerts, acknowledge them and record what was done.
 
-Pages show the alert's facts (category, severity, where it came from) and link to the response;
-they never copy the words. Every view, acknowledgement and outcome goes in the audit log with the
-alert's reference as the target, never the content. ``banner`` counts undelivered and
-unacknowledged alerts for the banner on every signed-in page.
+Pages show the alert's facts (category, severity, where it came from) and link to the response.
+The words that raised it are restricted (SECURITY.md S9): a safeguarding lead reads them on the
+alert's page, everyone else sees that they are restricted, and both are audited. A data request or a
+complaint shows the day its reply is due, one calendar month after it arrived, marked when overdue.
+Every view, acknowledgement and outcome goes in the audit log with the alert's reference as the
+target, never the content. ``banner`` counts undelivered and unacknowledged alerts for the banner
+on every signed-in page.
 """
 
 from __future__ import annotations
@@ -12,17 +15,17 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import audit, labels
+from admin import audit, labels, restricted
 from admin.keys import CONFIG
 from admin.middleware import SAFE_METHODS, SESSION, USER, Handler, requires
 from admin.queries import safeguarding as alerts
 from admin.render import render
-from core.alerts import category_name, severity_name
+from core.alerts import severity_name
 from core.storage import models as m
 
 MAX_OUTCOME = 2000
 SOURCES = {"answer": "An answer to a question", "transcript": "A transcript of a voice answer",
-           "request": "Asked to talk to a person"}
+           "request": "Asked to talk to a person", "message": "A message to the bot"}
 
 
 @web.middleware
@@ -35,9 +38,10 @@ async def banner(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def _names() -> dict[str, Any]:
-    return {"category_name": category_name, "severity_name": severity_name, "sources": SOURCES,
-            "labels": labels}
+def _names(request: web.Request) -> dict[str, Any]:
+    now = request.app[CONFIG].clock()
+    return {"category_name": labels.alert_category, "severity_name": severity_name, "sources": SOURCES,
+            "labels": labels, "reply_by": alerts.reply_by, "overdue": lambda a: alerts.overdue(a, now)}
 
 
 async def _log(request: web.Request, action: str, target: str, detail: str = "") -> None:
@@ -48,7 +52,7 @@ async def _log(request: web.Request, action: str, target: str, detail: str = "")
 async def queue_page(request: web.Request) -> web.Response:
     found = await alerts.queue()
     await _log(request, "view", "safeguarding", "queue")
-    context = {"title": "Safeguarding", "queue": found, **_names()}
+    context = {"title": "Safeguarding", "queue": found, **_names(request)}
     return render(request, "safeguarding.html", context, section="/safeguarding")
 
 
@@ -61,9 +65,11 @@ async def _alert(request: web.Request) -> m.SafeguardingAlert:
 
 async def _detail(request: web.Request, alert: m.SafeguardingAlert, status: int = 200,
                   error: str = "", outcome: str = "") -> web.Response:
+    if alert.words is not None:  # shown to a lead, held back from everyone else: audited either way
+        await restricted.record(request, f"alert:{alert.ref}", "the words that raised it")
     context = {"title": f"Safeguarding concern {alert.ref[:8]}", "a": alert, "error": error,
                "outcome": outcome, "response_ref": await alerts.response_ref(alert),
-               "max_outcome": MAX_OUTCOME, **_names()}
+               "max_outcome": MAX_OUTCOME, **_names(request)}
     return render(request, "safeguarding_alert.html", context, status=status, section="/safeguarding")
 
 

@@ -64,13 +64,17 @@ class Admin:
         return await self.client.post(path, data=[("csrf_token", token), *pairs], allow_redirects=False)
 
 
-async def make_user(email: str, role: str, password: str = PASSWORD, confirmed: bool = True) -> m.AdminUser:
+async def make_user(
+    email: str, role: str, password: str = PASSWORD, confirmed: bool = True, lead: bool = False
+) -> m.AdminUser:
+    """``lead``: a safeguarding lead (may read restricted words, SECURITY.md S9)."""
     return await m.AdminUser.create(
         email=email,
         role=role,
         password_hash=security.hash_password(password),
         totp_secret=pyotp.random_base32() if confirmed else None,
         totp_confirmed=confirmed,
+        safeguarding_lead=lead,
     )
 
 

@@ -349,6 +349,142 @@ def test_campaign_bulletin_and_year_on_year_pages(page: Page, site: Site) -> Non
     assert "Scheduled" in page.content()
 
 
+async def _restricted_data() -> dict[str, str]:
+    """Someone with a flagged response (typed and voice answers) and its alert, a complaint that is overdue,
+    a data request, and an anonymous response (issue 5: SECURITY.md S9, P1, P3, P8)."""
+    from datetime import timedelta
+
+    from core.storage import models as m
+
+    who = await m.Respondent.create(
+        channel="telegram",
+        key_hash="browser-erase-" + "0" * 50,
+        chat_id=9900,
+        language="en",
+        role="young-person",
+        consent="yes",
+    )
+    flagged = await m.Response.create(
+        respondent=who,
+        conversation_id="feedback",
+        conversation_version=1,
+        channel="telegram",
+        language="en",
+        role="young-person",
+        status="submitted",
+        flagged=True,
+    )
+    await m.Answer.create(
+        response=flagged,
+        step_id="tell-bad",
+        kind="text",
+        question="What is not going well?",
+        text="My uncle hits me",
+        label="My uncle hits me",
+        language="en",
+    )
+    voice = await m.Answer.create(
+        response=flagged,
+        step_id="more",
+        kind="voice",
+        question="Anything else?",
+        voice_file_id="tg-browser",
+        voice_duration=2,
+        label="Voice message",
+        transcript="I am scared at home",
+        language="en",
+    )
+    await m.VoiceClip.create(answer=voice, mime="audio/wav", size=44, data=b"RIFF" + bytes(40))
+    alert = await m.SafeguardingAlert.create(
+        response_id=flagged.id,
+        source="answer",
+        category="abuse",
+        severity=1,
+        matched="en.abuse.01",
+        words="My uncle hits me",
+    )
+    complaint = await m.SafeguardingAlert.create(
+        source="message",
+        category="complaint",
+        severity=3,
+        matched="en-complaint-data",
+        words="I want to complain",
+    )
+    await m.SafeguardingAlert.filter(id=complaint.id).update(
+        created_at=complaint.created_at - timedelta(days=45)
+    )
+    await m.SafeguardingAlert.create(
+        source="message",
+        category="data-request",
+        severity=3,
+        matched="en-request-someone-elses-answers",
+        words="I'm her mum",
+    )
+    anonymous = await m.Response.create(
+        conversation_id="feedback",
+        conversation_version=1,
+        channel="telegram",
+        language="en",
+        status="submitted",
+    )
+    return {
+        "flagged": str(flagged.ref),
+        "alert": str(alert.ref),
+        "complaint": str(complaint.ref),
+        "anonymous": str(anonymous.ref),
+    }
+
+
+async def _set_lead(on: bool) -> None:
+    from core.storage import models as m
+
+    await m.AdminUser.filter(email=EMAIL).update(safeguarding_lead=on)
+
+
+def test_restricted_views_requests_and_erasure(page: Page, site: Site) -> None:
+    refs = site.run(_restricted_data())
+    sign_in(page, site)
+    flagged, erase = f"/responses/{refs['flagged']}", f"/responses/{refs['flagged']}/erase"
+    for path, label in (
+        (flagged, "restricted response"),
+        (f"/safeguarding/{refs['alert']}", "restricted alert"),
+        (f"/safeguarding/{refs['complaint']}", "overdue complaint"),
+        ("/safeguarding", "queue"),
+        ("/responses?flagged=yes", "restricted list"),
+        (erase, "erase confirmation"),
+        (f"/responses/{refs['anonymous']}", "anonymous response"),
+        (f"/responses/{refs['anonymous']}/erase", "nobody to erase"),
+        ("/users", "users"),
+    ):
+        page.goto(site.url + path)
+        check(page, label)
+    page.goto(site.url + flagged)
+    assert (
+        "My uncle hits me" not in page.content()
+        and "Restricted: only the safeguarding lead" in page.content()
+    )
+    keyboard(page, "restricted response")
+    page.goto(site.url + erase)
+    keyboard(page, "erase confirmation")
+    site.run(_set_lead(True))
+    try:
+        for path, label in (
+            (flagged, "response for a lead"),
+            (f"/safeguarding/{refs['alert']}", "alert for a lead"),
+            ("/responses?flagged=yes", "list for a lead"),
+        ):
+            page.goto(site.url + path)
+            check(page, label)
+            assert "My uncle hits me" in page.content(), label
+    finally:
+        site.run(_set_lead(False))
+    page.goto(site.url + erase)
+    page.click("button:has-text('Erase their data')")
+    check(page, "erased")
+    assert "/erased/" in page.url and "Their data has been erased" in page.content()
+    keyboard(page, "erased")
+
+
 def test_response_page_forms_and_set_up(page: Page, site: Site) -> None:
     sign_in(page, site)
     page.goto(site.url + "/responses")

@@ -187,3 +187,9 @@ async def test_a_worrying_transcript_raises_an_alert(admin: Admin, officer: m.Ad
     alert = await m.SafeguardingAlert.get()
     assert (alert.source, alert.answer_id, alert.response_id) == ("transcript", answer.id, response.id)
     assert "uncle" not in alert.matched and (await m.Response.get(id=response.id)).flagged
+    assert alert.words == "my uncle hits me at home"  # restricted: for the safeguarding lead (S9)
+    # Now flagged, the transcript is restricted: this officer is not a safeguarding lead.
+    refused = await admin.post(f"{path}/transcript", {"answer": answer.id, "transcript": "changed"},
+                               form_page=path)
+    assert refused.status == 403
+    assert (await m.Answer.get(id=answer.id)).transcript == "my uncle hits me at home"

@@ -37,10 +37,10 @@ async def _response(text: str | None, when: datetime, language: str = "en", tran
     return response
 
 
-async def _reference(f: Filters) -> list[int]:
-    """The page's ids as the plain EXISTS ... LIKE query gives them."""
+async def _reference(f: Filters, lead: bool = False) -> list[int]:
+    """The page's ids as the plain EXISTS ... LIKE query gives them (to a safeguarding lead, or not)."""
     sql = Sql()
-    conds, values = responses.where(sql, f)
+    conds, values = responses.where(sql, f, lead=lead)
     backwards = False
     if f.cursor:
         cond, more, backwards = responses._seek(sql, f, f.cursor)
@@ -55,12 +55,14 @@ async def _reference(f: Filters) -> list[int]:
 
 
 async def _same_pages(f: Filters) -> None:
-    found = await responses.page(f)
-    assert [r.id for r in found.rows] == await _reference(f), f
-    if found.rows and found.more_after:
-        last = found.rows[-1]
-        after = replace(f, cursor=Cursor(last.started_at, last.id))
-        assert [r.id for r in (await responses.page(after)).rows] == await _reference(after), after
+    for lead in (False, True):
+        found = await responses.page(f, lead)
+        assert [r.id for r in found.rows] == await _reference(f, lead), (f, lead)
+        if found.rows and found.more_after:
+            last = found.rows[-1]
+            after = replace(f, cursor=Cursor(last.started_at, last.id))
+            ids = [r.id for r in (await responses.page(after, lead)).rows]
+            assert ids == await _reference(after, lead), (after, lead)
 
 
 @pytest.mark.parametrize(("window", "cap"), [(2000, 5000), (3, 5000), (3, 2)])
@@ -74,6 +76,9 @@ async def test_search_finds_exactly_what_like_finds(db: str, monkeypatch: pytest
     for i, text in enumerate(TEXTS * 2):
         await _response(text, start + timedelta(hours=i), "pl" if i % 3 else "en")
     voice = await _response(None, start, transcript="Nothing yet")
+    # A few flagged: a safeguarding lead's search finds them, nobody else's does (SECURITY.md S9).
+    flagged = (await m.Response.filter(answers__kind="text").order_by("id").values_list("id", flat=True))[::4]
+    await m.Response.filter(id__in=flagged).update(flagged=True)
     for q in QUERIES:
         for f in (Filters(q=q), Filters(q=q, sort="oldest"), Filters(q=q, chosen={"language": ("pl",)})):
             await _same_pages(f)
@@ -85,6 +90,9 @@ async def test_search_finds_exactly_what_like_finds(db: str, monkeypatch: pytest
         await _same_pages(Filters(q=q))
     assert [r.id for r in (await responses.page(Filters(q="school minibus"))).rows] == [voice.id]
     assert (await responses.page(Filters(q="Nothing yet"))).rows == []
+    await m.Response.filter(id=voice.id).update(flagged=True)
+    assert (await responses.page(Filters(q="school minibus"))).rows == []
+    assert [r.id for r in (await responses.page(Filters(q="school minibus"), lead=True)).rows] == [voice.id]
 
 
 async def test_dashboard_counts_stay_exact_as_responses_change(db: str) -> None:
@@ -115,26 +123,33 @@ async def test_dashboard_counts_stay_exact_as_responses_change(db: str) -> None:
     assert everything.total == await m.Response.filter(conversation_id="feedback").count()
 
 
-async def _old_csv(filters: Filters) -> bytes:
+async def _old_csv(filters: Filters, lead: bool) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([name for name, _ in export.COLUMNS])
-    async for rows in export.batches(filters):
+    async for rows in export.batches(filters, export.Words(lead=lead)):
         writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode()
 
 
+@pytest.mark.parametrize("lead", [False, True])
 @pytest.mark.parametrize("filters", [Filters(), Filters(chosen={"language": ("pl",)}, q="late")])
 async def test_fast_csv_is_what_csv_writer_writes(db: str, monkeypatch: pytest.MonkeyPatch,
-                                                   filters: Filters) -> None:
+                                                   filters: Filters, lead: bool) -> None:
     monkeypatch.setattr(export, "BATCH", 7)  # responses split over batches
     await fill(30)
     start = datetime.now(UTC) - timedelta(days=1)
     for i, text in enumerate([*TEXTS, '"quoted"', "", "\r", "-x", "@x"]):
-        await _response(text, start + timedelta(minutes=i), "pl", transcript=text or None)
+        response = await _response(text, start + timedelta(minutes=i), "pl", transcript=text or None)
+        if i % 3 == 0:
+            await m.Response.filter(id=response.id).update(flagged=True)
     got = bytearray()
-    total = await export.write_csv(filters, got.extend)
-    assert bytes(got) == await _old_csv(filters)
+    words = export.Words(lead=lead)
+    total = await export.write_csv(filters, got.extend, words)
+    assert bytes(got) == await _old_csv(filters, lead)
+    # A search by someone who is not a safeguarding lead leaves flagged responses out altogether.
+    assert bool(words.flagged) == (lead or not filters.q)
+    assert (export.RESTRICTED in got.decode()) == bool(words.flagged and not lead)
     assert total == len(list(csv.reader(io.StringIO(bytes(got).decode("utf-8-sig"))))) - 1
     rows: list[Any] = list(csv.reader(io.StringIO(bytes(got).decode("utf-8-sig"))))
     assert all(not cell.startswith(export.FORMULA_START) for row in rows[1:] for cell in row)
