@@ -286,12 +286,17 @@ def _system_busy_seconds() -> float:
 
 
 class BotProcess:
-    def __init__(self, fake: FakeBotAPI, db: Database, workdir: Path, profile: str, prof_out: Path | None):
+    """``voices serve`` against the fake; ``env`` adds settings (bench_broadcast sets its rate)."""
+
+    def __init__(self, fake: FakeBotAPI, db: Database, workdir: Path, profile: str, prof_out: Path | None,
+                 env: dict[str, str] | None = None, stop_within: float = 10.0):
         self.fake = fake
         self.db = db
         self.workdir = workdir
         self.profile = profile
         self.prof_out = prof_out
+        self.extra_env = env or {}
+        self.stop_within = stop_within
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = workdir / "bot.log"
         self.port = 0
@@ -308,6 +313,7 @@ class BotProcess:
             "VOICES_SECRET_KEY": SECRET_KEY,
             "VOICES_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         })
         if self.profile == "cprofile":
             assert self.prof_out is not None
@@ -342,18 +348,19 @@ class BotProcess:
             self.proc.send_signal(sig)
 
     async def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after 10 s; the exit status (negative: killed by that signal)."""
+        """SIGTERM, then SIGKILL after ``stop_within`` s; the exit status (negative: killed by a signal)."""
         proc = self.proc
         if proc is None:
             return None
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), 10)
+                await asyncio.wait_for(proc.wait(), self.stop_within)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-                print("  ! the bot did not stop within 10 s of SIGTERM; killed", flush=True)
+                print(f"  ! the bot did not stop within {self.stop_within:.0f} s of SIGTERM; killed",
+                      flush=True)
         return proc.returncode
 
     def log_lines(self) -> list[str]:

@@ -37,8 +37,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,11 +51,11 @@ for entry in (str(ROOT), str(ROOT / "bench")):
         sys.path.insert(0, entry)
 
 from bench_bot import (  # noqa: E402
+    SECRET_KEY,
+    BotProcess,
     Database,
     SetupError,
     _cpu_seconds,
-    _die_with_parent,
-    _free_port,
     code_line,
     machine_line,
     percentile,
@@ -65,9 +63,7 @@ from bench_bot import (  # noqa: E402
 
 from tests.fakes.botapi import FakeBotAPI, FakeUser, SentMessage  # noqa: E402
 
-VENV_BIN = ROOT / ".venv" / "bin"
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test"
-SECRET_KEY = "bench-secret-key-not-for-production"
 FIRST_CHAT = 10_000_001
 LANGUAGES = ("en", "en", "en", "pl", "ar", "so", "ur", "pa", "gu", "bn", "ro")  # mostly English
 INVITE = {"en": "Hello from the council. Please tell us how this year went: it takes about 10 minutes."}
@@ -155,61 +151,6 @@ async def delivery_statuses(db: Database, campaign_id: int) -> dict[str, int]:
 
 # --------------------------------------------------------------------------------------------------
 # The bot
-
-
-class Bot:
-    def __init__(self, fake: FakeBotAPI, db: Database, workdir: Path, rate: float) -> None:
-        self.fake, self.db, self.workdir, self.rate = fake, db, workdir, rate
-        self.proc: asyncio.subprocess.Process | None = None
-        self.log_path = workdir / "bot.log"
-
-    async def start(self, ready_timeout: float = 60.0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VOICES_", "TELEGRAM_"))}
-        env.update({
-            "TELEGRAM_BOT_TOKEN": self.fake.token, "TELEGRAM_API_BASE_URL": self.fake.base_url,
-            "DATABASE_URL": self.db.url, "VOICES_HOST": "127.0.0.1", "VOICES_PORT": str(_free_port()),
-            "VOICES_SECRET_KEY": SECRET_KEY, "VOICES_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-            "VOICES_BROADCAST_RATE": str(self.rate),
-        })
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                str(VENV_BIN / "voices"), "serve", env=env, cwd=str(self.workdir), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, preexec_fn=_die_with_parent)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + ready_timeout
-        while not self.fake.polling:
-            if self.proc.returncode is not None:
-                raise SetupError(f"the bot exited with status {self.proc.returncode}:\n{self.log_tail()}")
-            if loop.time() > deadline:
-                raise SetupError(f"the bot was not polling after {ready_timeout:.0f} s:\n{self.log_tail()}")
-            await asyncio.sleep(0.05)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def stop(self) -> int | None:
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        return proc.returncode
-
-    def log_lines(self) -> list[str]:
-        try:
-            return self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-
-    def log_tail(self, n: int = 20) -> str:
-        return "\n".join("    " + line for line in self.log_lines()[-n:])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,7 +245,7 @@ async def run(args: argparse.Namespace) -> Result:
     db = Database(args.database, workdir, args.pg_url)
     fake = BroadcastFake()
     fake.rate_limit(overall=args.overall, per_chat=1.0, window=1.0, chat_window=args.chat_window)
-    bot: Bot | None = None
+    bot: BotProcess | None = None
     done = asyncio.Event()
     talkers: list[asyncio.Task[None]] = []
     try:
@@ -314,7 +255,8 @@ async def run(args: argparse.Namespace) -> Result:
         campaign_id = await populate(db.url, args.recipients, args.users)
         print(f"  {args.recipients} subscribers and a campaign written in {time.monotonic() - t:.1f} s "
               f"({db.describe()})", flush=True)
-        bot = Bot(fake, db, workdir, args.rate)
+        bot = BotProcess(fake, db, workdir, "none", None, env={"VOICES_BROADCAST_RATE": str(args.rate)},
+                         stop_within=30.0)
         await bot.start()
         cpu_before = _cpu_seconds(bot.pid)
         rng = random.Random(args.seed)
