@@ -93,6 +93,13 @@ async def pg_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own folder: files Voices keeps beside where it runs (the erasure log,
+    the secret key, the voice cache) then never land in the checkout or leak between tests."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL of an empty database (no schema yet)."""
@@ -103,11 +110,18 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield url
 
 
+@contextlib.asynccontextmanager
+async def opened_db(url: str) -> AsyncIterator[str]:
+    """The database at ``url``, migrated and open for tortoise; closed on exit."""
+    await init_db(url)
+    try:
+        yield url
+    finally:
+        await close_db()
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[str]:
     """The database at ``db_url``, migrated and open for tortoise; closed afterwards."""
-    await init_db(db_url)
-    try:
-        yield db_url
-    finally:
-        await close_db()
+    async with opened_db(db_url) as url:
+        yield url

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -19,8 +20,8 @@ from tortoise.transactions import in_transaction
 from admin import audit
 from admin.queries import rollup
 from admin.sql import Sql
+from core.storage import erasures, turns
 from core.storage import models as m
-from core.storage import turns
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,13 @@ async def held(person: m.Respondent, conn: BaseDBAsyncClient | None = None) -> H
     return Held(person.ref, len(ids), answers, clips, deliveries, alerts)
 
 
-async def erase(person: m.Respondent, now: datetime, actor: str, response_ref: str) -> Held | None:
-    """Erase the person and audit it, in one transaction; None if they had gone already."""
+async def erase(person: m.Respondent, now: datetime, actor: str, response_ref: str,
+                erasure_log: Path) -> Held | None:
+    """Erase the person and audit it, in one transaction; None if they had gone already.
+
+    The erasure goes into ``erasure_log`` (outside the database) before the transaction commits,
+    so that restoring an older backup cannot bring the person back (SECURITY.md R20).
+    """
     async with in_transaction() as conn:
         found = await m.Respondent.filter(id=person.id).using_db(conn).values_list("key_hash", flat=True)
         if not found:
@@ -78,6 +84,7 @@ async def erase(person: m.Respondent, now: datetime, actor: str, response_ref: s
         before = await held(person, conn)
         answer_ids = await _ids(m.Answer.filter(response__respondent_id=person.id).using_db(conn))
         response_ids = await _ids(m.Response.filter(respondent_id=person.id).using_db(conn))
+        await erasures.record(erasure_log, key_hash, now)
         await turns.erase(conn, loaded, key_hash, None, now)
         await audit.record(now, actor, "erase", f"respondent:{before.ref}",
                            f"{before.summary()}; opened from response:{response_ref}", conn=conn)

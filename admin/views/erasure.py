@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from admin.keys import CONFIG
+from admin.keys import CONFIG, SETTINGS
 from admin.middleware import USER, requires
 from admin.queries import erasure
 from admin.queries.responses import find
@@ -52,7 +52,8 @@ async def erase(request: web.Request) -> web.Response:
     if sent != person.ref:
         raise web.HTTPNotFound(text="This form is not for the person who gave this response. "
                                     "Go back to the response and try again.")
-    done = await erasure.erase(person, request.app[CONFIG].clock(), request[USER].email, response.ref)
+    done = await erasure.erase(person, request.app[CONFIG].clock(), request[USER].email, response.ref,
+                               request.app[SETTINGS].erasure_log)
     if done is None:  # erased by someone else (or by /delete) a moment ago
         return _nobody(request, response, 409)
     return web.Response(status=303, headers={"Location": f"/erased/{done.ref}"})

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from admin.sql import Sql
 from core.storage import models as m
@@ -291,3 +294,21 @@ async def test_an_anonymous_response_has_nobody_to_erase(admin: Admin) -> None:
     assert reply.status == 409 and "There is nobody to erase" in await reply.text()
     assert await m.Answer.filter(response_id=response.id).count() == 1
     assert not await m.AuditEvent.filter(action="erase").exists() and not await m.Tombstone.all().exists()
+
+
+async def test_an_admin_erasure_goes_into_the_erasure_log(admin: Admin, tmp_path: Path) -> None:
+    """Outside the database, so that restoring an older backup cannot bring the person back (R20)."""
+    h = await held()
+    await admin_user(admin)
+    log_path = tmp_path / "voices-erasures.log"
+    assert not log_path.exists()
+    page = f"/responses/{h.first.ref}/erase"
+    reply = await admin.post(page, {"person": h.person.ref}, form_page=page)
+    assert reply.status == 303 and not await m.Respondent.filter(id=h.person.id).exists()
+    raw = log_path.read_text(encoding="ascii")
+    assert [json.loads(line) for line in raw.splitlines()] == [
+        {"key_hash": h.person.key_hash, "at": admin.clock.now.isoformat()}
+    ]
+    assert datetime.fromisoformat(json.loads(raw)["at"]) == (await m.Tombstone.get()).deleted_at
+    for secret in (h.person.ref, str(h.person.chat_id), "uncle", "boss@example.org"):
+        assert secret not in raw, secret
