@@ -6,6 +6,7 @@ Everything a handler needs comes in through the typed keys in :mod:`admin.keys`.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,16 @@ import jinja2
 from aiohttp import web
 
 from admin import middleware
-from admin.keys import BOT_RUNNING, CONFIG, SETTINGS, THROTTLE, VOICES, AdminConfig
+from admin.keys import (
+    BOT_RUNNING,
+    CONFIG,
+    DISK_WATCH,
+    POLL_WATCHDOG,
+    SETTINGS,
+    THROTTLE,
+    VOICES,
+    AdminConfig,
+)
 from admin.throttle import Throttle
 from admin.views import (
     admin_pages,
@@ -30,7 +40,9 @@ from admin.views import (
     safeguarding,
     waves,
 )
+from core.diskspace import DiskStatus, DiskWatch
 from core.loader import load_dir
+from core.pollwatch import PollWatchdog
 from core.service import Voices
 from core.settings import Settings
 
@@ -39,12 +51,45 @@ MAX_BODY = 1024 * 1024
 LONDON = ZoneInfo("Europe/London")
 log = logging.getLogger("voices.admin")
 
-__all__ = ["BOT_RUNNING", "SETTINGS", "make_app"]
+__all__ = ["BOT_RUNNING", "DISK_WATCH", "POLL_WATCHDOG", "SETTINGS", "make_app"]
 
 
 async def health(request: web.Request) -> web.Response:
     running = request.app.get(BOT_RUNNING, False)
-    return web.json_response({"status": "ok", "bot": "running" if running else "off"})
+    body: dict[str, object] = {"status": "ok", "bot": "running" if running else "off"}
+    disk = _disk_status(request.app)
+    if disk is not None:
+        body["disk"] = {"percent_used": round(disk.percent_used, 1), "alert": disk.alert}
+    if not running:
+        return web.json_response(body)
+    # A bot that cannot reach Telegram fails the check, so a supervisor can restart the process.
+    polling = request.app[POLL_WATCHDOG].status()
+    body["telegram"] = polling
+    if polling["polling"] != "ok":
+        body["status"] = "failing"
+        return web.json_response(body, status=503)
+    return web.json_response(body)
+
+
+def telegram_silent(app: web.Application) -> int | None:
+    """Seconds the running bot has been unable to reach Telegram, for the banner; None when fine."""
+    if not app.get(BOT_RUNNING, False):
+        return None
+    status = app[POLL_WATCHDOG].status()
+    seconds = status.get("seconds_without")
+    return int(seconds) if isinstance(seconds, int) else None
+
+
+def _disk_status(app: web.Application) -> DiskStatus | None:
+    """The last measurement of the database's disk; ``None`` where no watch runs (SECURITY.md R12)."""
+    watch = app.get(DISK_WATCH)
+    return watch.status() if watch is not None else None
+
+
+def disk_alert(app: web.Application) -> DiskStatus | None:
+    """The disk's status while it is over the alert line, for the banner on signed-in pages."""
+    status = _disk_status(app)
+    return status if status is not None and status.alert else None
 
 
 def _templates(app: web.Application) -> None:
@@ -53,6 +98,8 @@ def _templates(app: web.Application) -> None:
         jinja2.PrefixLoader({"govuk_frontend_jinja": jinja2.PackageLoader("govuk_frontend_jinja")}),
     ])
     env = aiohttp_jinja2.setup(app, autoescape=True, undefined=jinja2.ChainableUndefined, loader=loader)
+    env.globals["disk_alert"] = partial(disk_alert, app)  # base.html's disk banner
+    env.globals["telegram_silent"] = partial(telegram_silent, app)  # and its Telegram banner
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.filters["when"] = lambda d: d.strftime("%-d %b %Y, %H:%M") if d else ""
     env.filters["london"] = london_time
@@ -153,6 +200,9 @@ def make_app(settings: Settings, config: AdminConfig | None = None, voices: Voic
                                        middleware.csrf])
     app[SETTINGS] = settings
     app[BOT_RUNNING] = False
+    # Started by the process that runs the background jobs; until then it has no status (no banner).
+    app[DISK_WATCH] = DiskWatch(settings)
+    app[POLL_WATCHDOG] = PollWatchdog(settings.poll_watchdog)  # handed to the bot when it starts
     app[CONFIG] = config or AdminConfig()
     app[THROTTLE] = Throttle()
     app[VOICES] = voices or _voices(settings)

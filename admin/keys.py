@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from admin.throttle import Throttle
+from core.diskspace import DiskWatch
+from core.pollwatch import PollWatchdog
 from core.service import Voices
 from core.settings import Settings
 
@@ -35,6 +37,10 @@ class AdminConfig:
 
 SETTINGS = web.AppKey("settings", Settings)
 BOT_RUNNING = web.AppKey("bot_running", bool)
+# How full the database's disk is (SECURITY.md R12): measured by the process that runs the jobs.
+DISK_WATCH = web.AppKey("disk_watch", DiskWatch)
+# When the bot last heard from Telegram (SECURITY.md R8): the bot's poller keeps it.
+POLL_WATCHDOG = web.AppKey("poll_watchdog", PollWatchdog)
 CONFIG = web.AppKey("admin_config", AdminConfig)
 THROTTLE = web.AppKey("admin_throttle", Throttle)
 # The service the bot runs: its loaded conversations, and exactly what a campaign sends (previews).

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import warnings
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,11 +31,13 @@ from bot.request import AiohttpRequest
 from bot.speech import Speech
 from bot.updates import Parsed, parse
 from core.i18n import has_catalogue
-from core.languages import BY_CODE, LANGUAGES
+from core.languages import BY_CODE, LANGUAGES, best_match
 from core.model import Event, Voice
+from core.pollwatch import PollWatchdog
 from core.service import Clip, Incoming, Reply, Voices
 from core.settings import Settings
 from core.storage import campaigns
+from core.storage.faults import unavailable
 from core.storage.inbox import inbox_add, inbox_mark_done, inbox_mark_failed, inbox_pending
 from core.texts import N_, UI, fill
 
@@ -47,6 +50,7 @@ warnings.filterwarnings("ignore", message=r".*Bot\.(getUpdates|sendMessage|sendV
 SOURCE = "telegram"
 MAX_VOICE_BYTES = 10 * 1024 * 1024  # Telegram lets bots download up to 20 MB
 MAX_VOICE_SECONDS = 5 * 60
+PATIENCE = 600.0  # seconds an update waits for the database to come back before it counts as failed
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 COMMAND_HELP = {
     "start": N_("Start, or start again"),
@@ -63,15 +67,15 @@ COMMAND_HELP = {
 }
 
 
-def make_bot(settings: Settings, poll_timeout: int) -> Bot:
+def make_bot(settings: Settings, poll_request: AiohttpRequest, send_timeout: float = 15.0) -> Bot:
     base = settings.telegram_base_url
     file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
     return Bot(
         settings.telegram_token.get(),
         base_url=base,
         base_file_url=file_base,
-        request=AiohttpRequest(connection_pool_size=64),
-        get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=poll_timeout + 10),
+        request=AiohttpRequest(connection_pool_size=64, read_timeout=send_timeout),
+        get_updates_request=poll_request,
     )
 
 
@@ -81,13 +85,17 @@ class TelegramChannel:
     def __init__(self, settings: Settings, service: Voices, poll_timeout: int = 25,
                  max_concurrency: int = 64, speech: Speech | None = None,
                  pictures: Pictures | None = None, limiter: RateLimiter | None = None,
-                 flood: FloodGate | None = None) -> None:
+                 flood: FloodGate | None = None, send_timeout: float = 15.0,
+                 patience: float = PATIENCE, watchdog: PollWatchdog | None = None) -> None:
         self.service = service
         self.speech = speech
         self.pictures = pictures
         self._voice_ids: dict[str, str] = {}  # voice note key -> Telegram file_id
         self.poll_timeout = poll_timeout
-        self.bot = make_bot(settings, poll_timeout)
+        self._poll_request = AiohttpRequest(connection_pool_size=1, read_timeout=poll_timeout + 10)
+        self.bot = make_bot(settings, self._poll_request, send_timeout)
+        self.patience = patience
+        self.watchdog = watchdog or PollWatchdog(settings.poll_watchdog)
         # Every message this process sends goes through this: replies here, broadcasts from
         # bot.broadcast.Broadcaster on the same Bot, so together they stay within Telegram's limits.
         self.limiter = limiter or RateLimiter(OVERALL_RATE, settings.broadcast_rate, settings.chat_gap,
@@ -97,24 +105,35 @@ class TelegramChannel:
         self._seen: set[int] = set()
         self._limit = asyncio.Semaphore(max_concurrency)
         self._poller: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._offset: int | None = None
+        self._refused = False
         self._stopping = asyncio.Event()
         self.flood = flood or FloodGate()
         self._side_tasks: set[asyncio.Task[None]] = set()
+        # The language of each chat's last reply, to speak it when the database cannot be asked.
+        self._languages: dict[int, str] = {}
 
     # ---- life cycle -----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, poll: bool = True) -> None:
+        """Start; ``poll=False`` when updates come by webhook (``receive``) instead of ``getUpdates``."""
         await self.bot.initialize()
         await self._register_commands()
         await self._recover()
-        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        if poll:
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+            self._watcher = asyncio.create_task(self._watch(), name="telegram-watchdog")
+        else:
+            self._watcher = asyncio.create_task(self._sweep(), name="telegram-sweeper")
 
     async def stop(self) -> None:
         """Stop polling, let updates already taken finish, then close the client."""
         self._stopping.set()
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
+        for task in (self._watcher, self._poller):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._workers:
             await asyncio.wait(list(self._workers.values()), timeout=20)
         await self.service.flush_delivered()
@@ -158,12 +177,12 @@ class TelegramChannel:
     # ---- polling --------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        offset: int | None = None
         backoff = 1.0
         while not self._stopping.is_set():
             try:
-                batch = await self._get_updates(offset)
+                batch = await self._get_updates(self._offset)
                 backoff = 1.0
+                self.watchdog.heard()
             except (NetworkError, TimedOut, Conflict, RetryAfter) as exc:
                 wait = retry_after(exc) if isinstance(exc, RetryAfter) else backoff
                 log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, wait)
@@ -172,22 +191,70 @@ class TelegramChannel:
                 continue
             except InvalidToken:
                 log.error("Telegram refused the bot token; the bot is not running")
+                self._refused = True  # nothing for the watchdog to restart
                 return
             if not batch:
                 continue
             updates = [(int(u["update_id"]), u) for u in batch if isinstance(u, dict) and "update_id" in u]
             try:
-                new = set(await inbox_add(SOURCE, updates))  # durable before Telegram is told
+                await self.receive(updates)  # durable before Telegram is told
             except Exception as exc:
                 # Not stored, so not confirmed either: Telegram sends the batch again.
                 log.error("could not store updates (%s); trying again in %.0f s", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            offset = max(uid for uid, _ in updates) + 1
-            for update_id, payload in updates:
-                if update_id in new and self._let_in(update_id, payload):
-                    self._dispatch(update_id, payload)
+            self._offset = max(uid for uid, _ in updates) + 1
+
+    async def receive(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Store updates in the inbox, then process the ones not seen before (from polling or a webhook).
+
+        Raises if they cannot be stored: the caller must then not acknowledge them to Telegram.
+        """
+        new = set(await inbox_add(SOURCE, updates))
+        for update_id, payload in updates:
+            if update_id in new and self._let_in(update_id, payload):
+                self._dispatch(update_id, payload)
+
+    async def _sweep(self, every: float = 30.0, older: float = 60.0) -> None:
+        """Webhook mode, several processes: take over updates another process stored, then died on.
+
+        An update being processed elsewhere is safe to take too: only one transaction can mark
+        it done, and the other is rolled back without a reply.
+        """
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+            if self._stopping.is_set():
+                return
+            try:
+                stale = await inbox_pending(SOURCE, limit=1000, older_than=dt.timedelta(seconds=older))
+            except Exception as exc:
+                log.warning("could not look for updates left undone (%s)", type(exc).__name__)
+                continue
+            for update_id, payload in stale:
+                self._dispatch(update_id, payload)
+
+    async def _watch(self) -> None:
+        """SECURITY.md R8: with no good ``getUpdates`` for a while, alert and start polling afresh.
+
+        The alert is an ERROR in the log and a failing ``/healthz``, so that whoever runs the
+        server hears of it (and a supervisor can restart the process). Polling is restarted on a
+        new connection: a connection that hangs without an error would otherwise never recover.
+        The offset is kept, so nothing is fetched twice or skipped; Telegram keeps updates 24 hours.
+        """
+        while not self._stopping.is_set() and not self._refused:
+            await asyncio.sleep(self.watchdog.check_every)
+            if self._refused or not self.watchdog.overdue():
+                continue
+            self.watchdog.restarted()
+            if self._poller is not None:
+                self._poller.cancel()
+                await asyncio.gather(self._poller, return_exceptions=True)
+            await self._poll_request.shutdown()
+            await self._poll_request.initialize()
+            if not self._stopping.is_set():
+                self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
 
     async def _get_updates(self, offset: int | None) -> list[Any]:
         kwargs: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ALLOWED_UPDATES}
@@ -240,8 +307,7 @@ class TelegramChannel:
         try:
             while queue:
                 update_id, payload = queue.popleft()
-                async with self._limit:
-                    await self._process(update_id, payload)
+                await self._process_patiently(update_id, payload)
                 self._seen.discard(update_id)
         finally:
             del self._workers[chat]
@@ -250,7 +316,42 @@ class TelegramChannel:
             else:  # something arrived as the worker ended: keep going
                 self._workers[chat] = asyncio.create_task(self._chat_worker(chat))
 
-    async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
+    async def _process_patiently(self, update_id: int, payload: dict[str, Any]) -> None:
+        """Process an update; while the database cannot be used, wait and try again.
+
+        SECURITY.md R10, R12, R14: a locked or full database, or a PostgreSQL restart, rolls the
+        turn back whole. The update is safe in the inbox, so the person is told once that an
+        answer is coming, and the same update is tried again (the chat's later updates wait
+        behind it, so order is kept). After ``patience`` seconds it counts as failed; if the
+        channel stops first, it stays in the inbox and is processed at the next start.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.patience
+        wait, told = 1.0, False
+        while True:
+            async with self._limit:
+                trouble = await self._process(update_id, payload)
+            if trouble is None or self._stopping.is_set():
+                return
+            if loop.time() + wait > give_up:
+                await self._failed(update_id, parse(payload), trouble)
+                return
+            if not told:
+                told = await self._tell_wait(parse(payload))
+            with contextlib.suppress(TimeoutError):  # woken early when the channel stops
+                await asyncio.wait_for(self._stopping.wait(), wait)
+            wait = min(wait * 2, 30.0)
+
+    async def _tell_wait(self, parsed: Parsed) -> bool:
+        """Tell the person their message is kept and an answer will come (the database is not needed)."""
+        if parsed.chat_id is None or parsed.kind != "event":
+            return False
+        language = self._languages.get(parsed.chat_id) or best_match(parsed.language_hint)
+        await self._send_text(parsed.chat_id, self.service.text(language, "wait_a_minute"))
+        return True
+
+    async def _process(self, update_id: int, payload: dict[str, Any]) -> Exception | None:
+        """Process one update: None when done (or failed for good), else the database's error."""
         parsed = parse(payload)
         log.debug("update %s: %s", update_id, parsed.kind)  # the id and kind only, never content
         try:
@@ -268,7 +369,7 @@ class TelegramChannel:
                         update_id=update_id, action_session=parsed.action_session, clip=clip))
                     if reply is not None and parsed.chat_id is not None:
                         await self._send(parsed.chat_id, reply)
-                    return
+                    return None
             if parsed.kind == "blocked" and parsed.chat_id is not None:
                 # No more invitations, reminders or bulletins (idempotent, so a crash before the
                 # update is marked done only repeats it).
@@ -276,7 +377,12 @@ class TelegramChannel:
             if await inbox_mark_done(update_id):
                 await self._side_reply(parsed)
         except Exception as exc:
+            if unavailable(exc):
+                log.warning("update %s: the database cannot be used just now (%s)", update_id,
+                            type(exc).__name__)
+                return exc
             await self._failed(update_id, parsed, exc)
+        return None
 
     async def _side_reply(self, parsed: Parsed) -> None:
         """Replies that store nothing: group chats and edited messages."""
@@ -333,6 +439,9 @@ class TelegramChannel:
 
     async def _send(self, chat_id: int, reply: Reply, new_question: bool = True) -> None:
         question_id: int | None = None
+        if len(self._languages) > 100_000:  # kept bounded: it is only a convenience
+            self._languages.clear()
+        self._languages[chat_id] = reply.language
         style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"),
                       pictures=reply.has("pictures") and self.pictures is not None)
         for message in render(reply.outputs, reply.session_id, style):

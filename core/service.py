@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -53,6 +54,7 @@ from core.model import (
 from core.settings import Settings
 from core.signposts import signpost
 from core.storage import campaigns as outreach
+from core.storage import erasures
 from core.storage import models as m
 from core.storage import turns as q
 from core.storage.statecodec import dumps_state, loads_state
@@ -64,6 +66,7 @@ HELPED_AGES = frozenset({"under-13", "13-15"})  # under 16: answered with an adu
 ANSWERED_BY = {"young-person": "self", "helper": "assisted", "parent-carer": "proxy", "professional": "self"}
 CONSENT_VERSION = "privacy-1"
 ASKED_CACHE = 50_000
+log = logging.getLogger("voices.service")
 DELIVERY_FLUSH_SECONDS = 0.2
 READ_WITHIN_DAYS = 7
 MAX_WORDS = 4000  # of a message kept with a safeguarding alert or a request
@@ -635,6 +638,7 @@ class Voices:
 
     async def _erase(self, turn: _Turn) -> list[Output]:
         """/delete, confirmed: everything about the person goes, and they are told what stays."""
+        await erasures.record(self.settings.erasure_log, turn.key_hash, turn.now)  # first (R20)
         had_alert = await q.erase(turn.conn, turn.person, turn.key_hash, turn.update_id, turn.now)
         turn.erased = True
         lang = turn.person.language
@@ -726,19 +730,30 @@ class Voices:
             self._flusher = asyncio.create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(DELIVERY_FLUSH_SECONDS)
-        await self.flush_delivered()
+        wait = DELIVERY_FLUSH_SECONDS
+        await asyncio.sleep(wait)
+        while not await self.flush_delivered():  # the database is away: keep them and try again
+            wait = min(wait * 4, 30.0)
+            await asyncio.sleep(wait)
 
-    async def flush_delivered(self) -> None:
+    async def flush_delivered(self) -> bool:
         """Write the delivery marks noted so far (also called when the channel stops).
 
         Marks noted while a write is under way are written by the next round of the loop, so
-        none waits in memory for some later delivery.
+        none waits in memory for some later delivery. If the write fails, the marks are kept
+        (later marks for the same session win) and False is returned.
         """
         while self._marks:
             marks, self._marks = self._marks, {}
-            async with in_transaction() as conn:
-                await q.mark_delivered(conn, [(sid, v, mid) for sid, (v, mid) in marks.items()])
+            try:
+                async with in_transaction() as conn:
+                    await q.mark_delivered(conn, [(sid, v, mid) for sid, (v, mid) in marks.items()])
+            except Exception as exc:
+                self._marks = {**marks, **self._marks}
+                log.warning("could not note %d deliveries (%s); trying again later", len(marks),
+                            type(exc).__name__)
+                return False
+        return True
 
     async def undelivered(self, channel: str, within: dt.timedelta) -> list[tuple[int, int]]:
         """(session id, chat id) of sessions whose last messages may not have been sent."""

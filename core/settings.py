@@ -6,13 +6,22 @@ Secrets are wrapped in :class:`Secret` so that they never show in ``repr`` or lo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite://voices.db"
+# Plain http only to this machine: a local Bot API server (or a test's fake) may call it.
+LOCAL_HTTP = ("http://127.0.0.1:", "http://localhost:")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")  # Telegram allows 1-256 of these; short is weak
+
+
+class SettingsError(ValueError):
+    """A setting in the environment that cannot work; the message says which and why."""
 
 
 class Secret:
@@ -96,6 +105,16 @@ class Settings:
     # per chat; broadcasts take at most broadcast_rate of that, interactive replies go first.
     broadcast_rate: float = 25.0  # VOICES_BROADCAST_RATE, messages per second, all chats together
     chat_gap: float = 1.0  # VOICES_CHAT_GAP, seconds between broadcast messages to one chat
+    # Faults (SECURITY.md R8, R12, R20)
+    poll_watchdog: float = 90.0  # VOICES_POLL_WATCHDOG: seconds without a good getUpdates before alerting
+    disk_alert_percent: float = 80.0  # VOICES_DISK_ALERT_PERCENT: the database's disk this full warns
+    erasure_log: Path = Path("voices-erasures.log")  # VOICES_ERASURE_LOG: kept outside the database
+    # How updates arrive (SCALE.md section 5): "polling" (one process) or "webhook" (any number,
+    # behind a load balancer; VOICES_WEBHOOK_URL is the public address, and ``voices webhook set``
+    # tells Telegram). Telegram sends VOICES_WEBHOOK_SECRET with every update.
+    update_source: str = "polling"
+    webhook_url: str = ""
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
 
     @property
     def bot_enabled(self) -> bool:
@@ -175,4 +194,24 @@ def load_settings(env: Mapping[str, str] | None = None, key_file: Path | None = 
         out_of_hours_number=env.get("VOICES_OUT_OF_HOURS_NUMBER", ""),
         broadcast_rate=float(env.get("VOICES_BROADCAST_RATE") or Settings.broadcast_rate),
         chat_gap=float(env.get("VOICES_CHAT_GAP") or Settings.chat_gap),
+        poll_watchdog=float(env.get("VOICES_POLL_WATCHDOG") or Settings.poll_watchdog),
+        disk_alert_percent=float(env.get("VOICES_DISK_ALERT_PERCENT") or Settings.disk_alert_percent),
+        erasure_log=Path(env.get("VOICES_ERASURE_LOG") or Settings.erasure_log),
+        **_update_source(env),
     )
+
+
+def _update_source(env: Mapping[str, str]) -> dict[str, Any]:
+    """VOICES_UPDATE_SOURCE and, for a webhook, its address and secret, checked now rather than later."""
+    source = (env.get("VOICES_UPDATE_SOURCE") or "polling").strip().lower()
+    if source not in ("polling", "webhook"):
+        raise SettingsError(f"VOICES_UPDATE_SOURCE must be polling or webhook, not {source!r}")
+    url = env.get("VOICES_WEBHOOK_URL", "").strip().rstrip("/")
+    secret = env.get("VOICES_WEBHOOK_SECRET", "")
+    if source == "webhook":
+        if not url.startswith(("https://", *LOCAL_HTTP)):
+            raise SettingsError("VOICES_WEBHOOK_URL must be the https:// address Telegram can reach")
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise SettingsError("VOICES_WEBHOOK_SECRET must be 32 to 256 letters, digits, _ or - (make "
+                                "one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    return {"update_source": source, "webhook_url": url, "webhook_secret": Secret(secret)}

@@ -75,6 +75,8 @@ UI: dict[str, str] = {
     "group": N_("Please send me a message directly. I do not take answers in groups."),
     "edited": N_("I saw you changed a message. I keep your first answer. To change it, type /back."),
     "error": N_("Sorry, something went wrong. Your answers are safe. Please try again in a minute."),
+    "wait_a_minute": N_("Sorry, I am slow just now. I have your message. I will answer it in a minute or "
+                        "two. You do not need to send it again."),
     "no_catalogue": N_("Sorry, I cannot speak {language} yet. I will use English for now."),
     # TRANSLATORS: button, at most 4 words
     "listen": N_("Listen"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -105,10 +105,15 @@ async def inbox_add(source: str, updates: Sequence[tuple[int, dict[str, Any]]]) 
     return [row[0] for row in rows if row[0] in added]
 
 
-async def inbox_pending(source: str, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
-    """Updates from ``source`` neither processed nor dead-lettered, lowest ``update_id`` first."""
+async def inbox_pending(source: str, limit: int = 500, older_than: timedelta | None = None
+                        ) -> list[tuple[int, dict[str, Any]]]:
+    """Updates from ``source`` neither processed nor dead-lettered, lowest ``update_id`` first
+    (only those received more than ``older_than`` ago, if given)."""
+    query = InboxUpdate.filter(source=source, processed_at=None, failed_at=None)
+    if older_than is not None:
+        query = query.filter(received_at__lt=_utcnow() - older_than)
     rows = (
-        await InboxUpdate.filter(source=source, processed_at=None, failed_at=None)
+        await query
         .order_by("update_id")
         .limit(limit)
         .values_list("update_id", "payload")

@@ -4,7 +4,9 @@ against the fake Bot API, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from core.risk import Lexicon, load_lexicon
 from core.service import Voices
 from core.settings import ROOT, Secret, Settings
 from tests.fakes.botapi import FakeBotAPI, FakeUser, SentMessage
+from voices.logs import setup_logging
 
 
 @dataclass
@@ -67,6 +70,25 @@ async def harness(db: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Ha
         yield Harness(fake, channel, service, settings)
     finally:
         await channel.stop()
+
+
+@pytest.fixture
+def everything_logged() -> Iterator[io.StringIO]:
+    """Logging set up as ``voices serve`` does, at DEBUG, into a string (SECURITY.md T3, T7)."""
+    setup_logging("DEBUG")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for existing in root.handlers:  # the same filters as the real handler
+        for f in existing.filters:
+            handler.addFilter(f)
+    root.addHandler(handler)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 async def say(user: FakeUser, text: str, quiet: float = 0.15, timeout: float = 5.0) -> list[SentMessage]:

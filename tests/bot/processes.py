@@ -78,6 +78,7 @@ class BotProcess:
         self.workdir = workdir
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
+        self.extra_env: dict[str, str] = {}  # more settings, e.g. for webhook mode
 
     @property
     def running(self) -> bool:
@@ -101,6 +102,7 @@ class BotProcess:
             "VOICES_PORT": str(free_port()),
             "VOICES_SECRET_KEY": SECRET_KEY,
             "VOICES_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
 
     def log_path(self, start: int) -> Path:

@@ -8,36 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from tests.bot.conftest import Harness, say
 from tests.bot.test_conversation import through_welcome
-from voices.logs import setup_logging
 
 CANARY = "canary-words-4f1d: my stepdad hits me"
 TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
-
-
-@pytest.fixture
-def everything_logged() -> Iterator[io.StringIO]:
-    setup_logging("DEBUG")
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    for existing in root.handlers:  # the same filters as the real handler
-        for f in existing.filters:
-            handler.addFilter(f)
-    root.addHandler(handler)
-    try:
-        yield out
-    finally:
-        root.removeHandler(handler)
-        logging.getLogger().setLevel(logging.WARNING)
 
 
 async def test_no_token_answer_or_name_in_any_log(harness: Harness, everything_logged: io.StringIO) -> None:

@@ -613,6 +613,10 @@ class FakeBotAPI:
         self.menu_buttons: dict[int | None, JsonDict] = {}
         self.left_chats: list[int] = []
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_retry = 0.3  # seconds before a failed webhook delivery is tried again
+        self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status), every attempt
+        self._pusher: asyncio.Task[None] | None = None
 
         # Fault injection
         self._faults: dict[str, list[_Fault]] = {}
@@ -721,6 +725,9 @@ class FakeBotAPI:
             return
         self._closing = True
         self._wake_pollers()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            await asyncio.gather(self._pusher, return_exceptions=True)
         for hold in [*self._held, *(h for holds in self._holds.values() for _, h in holds)]:
             hold.release()
         self._holds.clear()
@@ -1408,6 +1415,11 @@ class FakeBotAPI:
     def _set_webhook(self, params: JsonDict) -> bool:
         url = params.get("url")
         self.webhook_url = str(url) if url else ""
+        self.webhook_secret = str(params.get("secret_token") or "")
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            self._pending.clear()
+        if self.webhook_url and (self._pusher is None or self._pusher.done()):
+            self._pusher = asyncio.get_running_loop().create_task(self._push_to_webhook())
         return True
 
     def _delete_webhook(self, params: JsonDict) -> bool:
@@ -1415,6 +1427,40 @@ class FakeBotAPI:
         if params.get("drop_pending_updates") in (True, "true", "True"):
             self._pending.clear()
         return True
+
+    async def _push_to_webhook(self) -> None:
+        """Deliver pending updates to the webhook one at a time, in order, as Telegram does for a chat.
+
+        An update leaves the queue only on a 2xx answer; anything else (or no answer) is tried
+        again after ``webhook_retry`` seconds. Stops when the webhook is deleted.
+        """
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while self.webhook_url and not self._closing:
+                if not self._pending:
+                    await self.wait_for(lambda: bool(self._pending) or not self.webhook_url, 3600, "updates")
+                    continue
+                entry = self._pending[0]
+                status = await self._post_update(session, entry.update)
+                self.webhook_deliveries.append((entry.update_id, status))
+                if 200 <= status < 300:
+                    if self._pending and self._pending[0] is entry:
+                        self._pending.pop(0)
+                    self._notify_any()
+                else:
+                    await asyncio.sleep(self.webhook_retry)
+
+    async def _post_update(self, session: Any, update: JsonDict) -> int:
+        import aiohttp
+
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+        try:
+            async with session.post(self.webhook_url, json=update, headers=headers,
+                                    timeout=aiohttp.ClientTimeout(total=10)) as response:
+                return response.status
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return 0
 
     def _get_webhook_info(self, params: JsonDict) -> JsonDict:
         return {
