@@ -6,7 +6,7 @@ processed by the channel exactly as a polled one. Nothing is acknowledged before
 the database cannot take it, the answer is 503 and Telegram sends it again (SECURITY.md R3, R10).
 
 A request without the right secret gets 401, is stored nowhere, and is logged without what it
-sent; an address that keeps trying is refused for a while (SECURITY.md T1). The route's path is
+sent; an address that keeps trying gets a cheaper 429 for a while (SECURITY.md T1). The route's path is
 made from the secret, so it holds neither the bot token nor anything that can be guessed (T3).
 """
 
@@ -55,16 +55,9 @@ class WebhookRoute:
         self.refused = 0
 
     async def handle(self, request: web.Request) -> web.Response:
-        source = request.remote or "unknown"
-        now = self.clock()
-        if self.throttle.blocked(source, now):
-            return web.Response(status=429, text="Too many requests")
         supplied = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(supplied, self._secret):
-            self.throttle.fail(source, now)
-            self.refused += 1
-            log.warning("webhook: refused a request without the right secret")  # never what it sent
-            return web.Response(status=401, text="Unauthorized")
+            return self._refuse(request.remote or "unknown")
         if self.receive is None:
             return web.Response(status=503, text="Starting")
         update = await _update(request)
@@ -78,6 +71,18 @@ class WebhookRoute:
             log.error("webhook: could not store update %s (%s)", update[0], type(exc).__name__)
             return web.Response(status=503 if unavailable(exc) else 500, text="Try again")
         return web.Response(status=200)
+
+
+    def _refuse(self, source: str) -> web.Response:
+        """401, or 429 for an address that keeps guessing. Only guesses are throttled: behind a load
+        balancer every request has its address, and Telegram's own must never be held back."""
+        self.refused += 1
+        now = self.clock()
+        if self.throttle.blocked(source, now):
+            return web.Response(status=429, text="Too many requests")
+        self.throttle.fail(source, now)
+        log.warning("webhook: refused a request without the right secret")  # never what it sent
+        return web.Response(status=401, text="Unauthorized")
 
 
 async def _update(request: web.Request) -> tuple[int, dict[str, Any]] | None:

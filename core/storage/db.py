@@ -145,6 +145,8 @@ async def init_db(database_url: str, *, upgrade: bool = True, durability: str = 
                 )
         if engine == SQLITE_ENGINE:
             await _check_sqlite(client, config["connections"][CONNECTION]["credentials"])
+        else:
+            await _check_postgres(client)
     except BaseException:
         await ctx.close_connections()
         raise
@@ -217,6 +219,18 @@ async def _migration_lock(config: dict[str, Any]) -> AsyncIterator[None]:
             await pg.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     finally:
         await pg.close()
+
+
+async def _check_postgres(client: BaseDBAsyncClient) -> None:
+    """SECURITY.md R14: an answer the bot has confirmed must survive a server crash or failover."""
+    _, rows = await client.execute_query("SHOW synchronous_commit")
+    setting = str(rows[0][0]).lower() if rows else ""
+    if setting == "off":
+        raise RuntimeError(
+            "PostgreSQL has synchronous_commit=off, so an answer Voices has confirmed to a person "
+            "could be lost in a crash. Set it to on for this database (ALTER DATABASE ... SET "
+            "synchronous_commit = on) or remove it from the server's settings."
+        )
 
 
 async def _check_sqlite(client: BaseDBAsyncClient, credentials: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from core.storage import db as storage_db
 from core.storage import models
 from core.storage.db import close_db, connection, init_db, schema_status, tortoise_config
 from core.storage.models import Priority, Respondent, Session
+from tests.conftest import _pg_connect, pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every migration file, in order, and every table the models declare (plus tortoise's record).
@@ -153,6 +154,27 @@ async def test_sqlite_not_in_wal_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="journal_mode=delete, not WAL"):
         await init_db(f"sqlite://{tmp_path / 'delete.db'}?journal_mode=DELETE")
     assert storage_db._context is None
+
+
+async def test_postgres_without_synchronous_commit_is_refused() -> None:
+    """SECURITY.md R14: a confirmed answer must survive a crash of the server."""
+    async with pg_database() as url:
+        name = url.rsplit("/", 1)[1]
+        conn = await _pg_connect(url)
+        try:
+            await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        finally:
+            await conn.close()
+        with pytest.raises(RuntimeError, match="synchronous_commit=off"):
+            await init_db(url)
+        assert storage_db._context is None
+        conn = await _pg_connect(url)
+        try:
+            await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = local')
+        finally:
+            await conn.close()
+        await init_db(url)  # on, local and the remote_* settings all keep a commit on this server
+        await close_db()
 
 
 async def test_sqlite_in_memory(tmp_path: Path) -> None:
