@@ -113,6 +113,9 @@ class TelegramChannel:
         self._side_tasks: set[asyncio.Task[None]] = set()
         # The language of each chat's last reply, to speak it when the database cannot be asked.
         self._languages: dict[int, str] = {}
+        self._lost: set[int] = set()  # chats a message could not reach (Telegram unreachable)
+        self._unsent: dict[int, int] = {}  # session id -> chat id: a reply to send again
+        self._resender: asyncio.Task[None] | None = None
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -126,11 +129,12 @@ class TelegramChannel:
             self._watcher = asyncio.create_task(self._watch(), name="telegram-watchdog")
         else:
             self._watcher = asyncio.create_task(self._sweep(), name="telegram-sweeper")
+        self._resender = asyncio.create_task(self._send_again(), name="telegram-resend")
 
     async def stop(self) -> None:
         """Stop polling, let updates already taken finish, then close the client."""
         self._stopping.set()
-        for task in (self._watcher, self._poller):
+        for task in (self._resender, self._watcher, self._poller):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -437,11 +441,33 @@ class TelegramChannel:
 
     # ---- sending ----------------------------------------------------------------------
 
+    async def _send_again(self, every: float = 5.0) -> None:
+        """Replies lost because Telegram could not be reached: the question again, once it can be.
+
+        Without this the person would wait for a question that never comes (the answer itself is
+        stored). A chat that is busy (the person wrote again) gets its reply from that instead.
+        """
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+            for session_id, chat in list(self._unsent.items()):
+                if self._stopping.is_set() or chat in self._workers:
+                    continue
+                self._unsent.pop(session_id, None)
+                try:
+                    reply = await self.service.resend(session_id)
+                    if reply is not None:
+                        await self._send(chat, reply)
+                except Exception as exc:
+                    log.warning("could not send a question again: %s", type(exc).__name__)
+                    self._unsent.setdefault(session_id, chat)
+
     async def _send(self, chat_id: int, reply: Reply, new_question: bool = True) -> None:
         question_id: int | None = None
         if len(self._languages) > 100_000:  # kept bounded: it is only a convenience
             self._languages.clear()
         self._languages[chat_id] = reply.language
+        self._lost.discard(chat_id)
         style = Style(rtl=reply.rtl, one_per_row=reply.has("screen-reader"), speak=reply.has("voice"),
                       pictures=reply.has("pictures") and self.pictures is not None)
         for message in render(reply.outputs, reply.session_id, style):
@@ -458,9 +484,12 @@ class TelegramChannel:
             else:
                 sent = await self._send_message(chat_id, message)
             if sent is None:
+                if chat_id in self._lost and reply.session_id and len(self._unsent) < 100_000:
+                    self._unsent[reply.session_id] = chat_id  # Telegram was unreachable: try later
                 return
             if message.question:
                 question_id = sent
+        self._unsent.pop(reply.session_id, None)
         await self.service.delivered(reply.session_id, reply.version, question_id if new_question else None)
 
     async def _send_text(self, chat_id: int, text: str) -> None:
@@ -525,18 +554,20 @@ class TelegramChannel:
                 wait = retry_after(exc)
                 self.limiter.pause(wait)  # broadcasts wait too
                 await asyncio.sleep(wait)
-            except (TimedOut, NetworkError) as exc:
-                if attempt >= 1:
-                    log.warning("send failed: %s", type(exc).__name__)
-                    return None
-                await asyncio.sleep(0.5)
             except Forbidden:  # the person blocked the bot or deleted their account: no more messages
                 if isinstance(chat, int) and chat > 0:
                     await campaigns.mark_blocked(SOURCE, chat, self.service.clock())
                 return None
-            except BadRequest as exc:
+            except BadRequest as exc:  # before NetworkError, of which PTB makes it a kind
                 log.warning("Telegram refused a message: %s", type(exc).__name__)
                 return None
+            except (TimedOut, NetworkError) as exc:
+                if attempt >= 1:
+                    log.warning("send failed: %s", type(exc).__name__)
+                    if isinstance(chat, int):
+                        self._lost.add(chat)
+                    return None
+                await asyncio.sleep(0.5)
         return None
 
 

@@ -191,6 +191,26 @@ async def test_r8_telegram_unreachable_then_back(fake: FakeBotAPI, db_url: str,
             assert await m.InboxUpdate.filter(processed_at=None).count() == 0
 
 
+async def test_r8_a_reply_lost_to_an_outage_is_sent_again(fake: FakeBotAPI, db_url: str) -> None:
+    """The answer is stored, but Telegram cannot take the next question: it comes once Telegram
+    can, without the person having to write again (and a refused message is not retried)."""
+    async with opened_db(db_url) as url, running(make_settings(url, fake)):
+        user = fake.user(7008)
+        await at_text_question(user)
+        fake.fail_next("sendMessage", status=502, count=2)  # Bad Gateway, twice: the bot gives up
+        await user.send("first answer")
+        await fake.wait_for(lambda: any("Question 4 of 4" in s.text for s in user.sent), 15,
+                            "the next question, sent again")
+        await user.settle(quiet=0.5)
+        assert sum("Question 4 of 4" in s.text for s in user.sent) == 1
+        assert await m.Answer.filter(step_id="tell-bad", text="first answer").count() == 1
+        fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+        await user.send("second answer")
+        await asyncio.sleep(7)  # longer than the resend loop's 5 s: nothing is sent again
+        assert not any(AT_CHECK in s.buttons for s in user.sent)
+        assert await m.Answer.filter(step_id="more", text="second answer").count() == 1
+
+
 # ---- R10 --------------------------------------------------------------------------------------
 
 
