@@ -72,7 +72,6 @@ class WebhookRoute:
             return web.Response(status=503 if unavailable(exc) else 500, text="Try again")
         return web.Response(status=200)
 
-
     def _refuse(self, source: str) -> web.Response:
         """401, or 429 for an address that keeps guessing. Only guesses are throttled: behind a load
         balancer every request has its address, and Telegram's own must never be held back."""
@@ -89,9 +88,9 @@ async def _update(request: web.Request) -> tuple[int, dict[str, Any]] | None:
     if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
         return None
     try:
-        body = await request.content.read(MAX_UPDATE_BYTES + 1)
+        body = await request.read()  # the whole body (the app refuses more than its client_max_size)
         payload = json.loads(body) if len(body) <= MAX_UPDATE_BYTES else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, web.HTTPRequestEntityTooLarge):
         return None
     if not isinstance(payload, dict):
         return None

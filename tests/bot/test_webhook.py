@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import sqlite3
 from argparse import Namespace
@@ -158,6 +159,24 @@ async def test_t1_right_secret_but_not_an_update(hooked: Hooked) -> None:
     assert await post(hooked, {"update_id": -1}) == 400
     assert await post(hooked, {"update_id": 7, "message": "x" * 300_000}) == 400  # far bigger than any update
     assert await m.InboxUpdate.all().count() == 0
+
+
+async def test_an_update_sent_in_pieces_is_read_whole(hooked: Hooked) -> None:
+    user = hooked.fake.user(9006)
+    await say(user, "/start")
+    update = {**user.last_update, "update_id": 20_001}
+    update["message"] = {**update["message"], "message_id": 998, "text": "English" + " " * 150_000}
+    body = json.dumps(update).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start:start + 8192]
+            await asyncio.sleep(0)
+
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(hooked.url, data=pieces(), headers={SECRET_HEADER: SECRET})
+        assert response.status == 200
+    assert await m.InboxUpdate.filter(update_id=20_001).count() == 1
 
 
 # ---- T2 / R4 ----------------------------------------------------------------------------------
