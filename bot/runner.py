@@ -457,7 +457,9 @@ class TelegramChannel:
                 try:
                     reply = await self.service.resend(session_id)
                     if reply is not None:
-                        await self._send(chat, reply)
+                        # As at start-up: the first copy may have arrived after all (a time-out), and
+                        # an answer to it must still count, so the question's message id stays.
+                        await self._send(chat, reply, new_question=False)
                 except Exception as exc:
                     log.warning("could not send a question again: %s", type(exc).__name__)
                     self._unsent.setdefault(session_id, chat)
