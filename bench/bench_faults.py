@@ -33,7 +33,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,13 +53,6 @@ from tests.fakes.tcpproxy import TcpProxy  # noqa: E402
 
 KINDS = ("kill", "db", "telegram", "duplicate")
 STEP_TIMEOUT = 120.0
-
-
-def _through(proxy: TcpProxy, url: str) -> str:
-    parts = urlsplit(url)
-    user, _, _ = parts.netloc.rpartition("@")
-    host = f"127.0.0.1:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
 
 async def _step(user: FakeUser, text: str) -> None:
@@ -167,26 +159,23 @@ async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="voices-faults-"))
     db = Database(args.database, workdir, args.pg_url)
     await db.create()
-    async with FakeBotAPI() as fake:
-        parts = urlsplit(fake.base_url)
-        async with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 80) as tg_proxy:
-            db_proxy: TcpProxy | None = None
-            if args.database == "postgres":
-                pg = urlsplit(db.url)
-                db_proxy = TcpProxy(pg.hostname or "127.0.0.1", pg.port or 5432)
-                await db_proxy.start()
-            env = {"TELEGRAM_API_BASE_URL": _through(tg_proxy, fake.base_url),
-                   "VOICES_POLL_WATCHDOG": "5"}
+    async with FakeBotAPI() as fake, TcpProxy.in_front_of(fake.base_url) as tg_proxy:
+        db_proxy: TcpProxy | None = None
+        if args.database == "postgres":
+            db_proxy = TcpProxy.in_front_of(db.url, 5432)
+            await db_proxy.start()
+        env = {"TELEGRAM_API_BASE_URL": tg_proxy.through(fake.base_url),
+               "VOICES_POLL_WATCHDOG": "5"}
+        if db_proxy is not None:
+            env["DATABASE_URL"] = db_proxy.through(db.url)
+        bot = BotProcess(fake, db, workdir, "none", None, env=env)
+        try:
+            return await _drive(args, fake, bot, db, db_proxy, tg_proxy)
+        finally:
+            await bot.stop()
             if db_proxy is not None:
-                env["DATABASE_URL"] = _through(db_proxy, db.url)
-            bot = BotProcess(fake, db, workdir, "none", None, env=env)
-            try:
-                return await _drive(args, fake, bot, db, db_proxy, tg_proxy)
-            finally:
-                await bot.stop()
-                if db_proxy is not None:
-                    await db_proxy.stop()
-                await db.drop()
+                await db_proxy.stop()
+            await db.drop()
 
 
 async def _drive(args: argparse.Namespace, fake: FakeBotAPI, bot: BotProcess, db: Database,

@@ -143,6 +143,11 @@ class TelegramChannel:
         await self.service.flush_delivered()
         await self.bot.shutdown()
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the channel stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _register_commands(self) -> None:
         """The command menu and the bot's descriptions, in every language that has a catalogue.
 
@@ -227,8 +232,7 @@ class TelegramChannel:
         it done, and the other is rolled back without a reply.
         """
         while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), every)
+            await self._pause(every)
             if self._stopping.is_set():
                 return
             try:
@@ -342,8 +346,7 @@ class TelegramChannel:
                 return
             if not told:
                 told = await self._tell_wait(parse(payload))
-            with contextlib.suppress(TimeoutError):  # woken early when the channel stops
-                await asyncio.wait_for(self._stopping.wait(), wait)
+            await self._pause(wait)
             wait = min(wait * 2, 30.0)
 
     async def _tell_wait(self, parsed: Parsed) -> bool:
@@ -448,8 +451,7 @@ class TelegramChannel:
         stored). A chat that is busy (the person wrote again) gets its reply from that instead.
         """
         while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), every)
+            await self._pause(every)
             for session_id, chat in list(self._unsent.items()):
                 if self._stopping.is_set() or chat in self._workers:
                     continue

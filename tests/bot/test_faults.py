@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -56,19 +55,6 @@ async def running(settings: Settings, **options: Any) -> AsyncIterator[TelegramC
         yield channel
     finally:
         await channel.stop()
-
-
-def through(proxy: TcpProxy, url: str) -> str:
-    """``url`` with its host and port replaced by the proxy's."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
-def target(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 5432
 
 
 async def fault_between_answers(fake: FakeBotAPI, user: FakeUser, fault: Callable[[], Awaitable[None]],
@@ -160,8 +146,8 @@ async def test_r7_a_send_that_times_out_but_was_delivered(fake: FakeBotAPI, db_u
 async def test_r8_telegram_unreachable_then_back(fake: FakeBotAPI, db_url: str,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     """Polling resumes by itself; the watchdog alerts and restarts polling; nothing is lost."""
-    async with TcpProxy(*target(fake.base_url)) as proxy, opened_db(db_url) as url:
-        settings = replace(make_settings(url, fake), telegram_base_url=through(proxy, fake.base_url),
+    async with TcpProxy.in_front_of(fake.base_url) as proxy, opened_db(db_url) as url:
+        settings = replace(make_settings(url, fake), telegram_base_url=proxy.through(fake.base_url),
                            poll_watchdog=2.0)
         async with running(settings) as channel:
             user = fake.user(7003)
@@ -236,8 +222,8 @@ async def test_r10_sqlite_locked_by_a_long_transaction(fake: FakeBotAPI, tmp_pat
 
 
 async def test_r10_postgres_refusing_connections(fake: FakeBotAPI) -> None:
-    async with pg_database() as direct, TcpProxy(*target(direct)) as proxy, \
-            opened_db(through(proxy, direct)) as url, running(make_settings(url, fake)):
+    async with pg_database() as direct, TcpProxy.in_front_of(direct, 5432) as proxy, \
+            opened_db(proxy.through(direct)) as url, running(make_settings(url, fake)):
         user = fake.user(7005)
         await fault_between_answers(fake, user, proxy.cut)
         await fake.wait_for(lambda: any(WAIT_TEXT in s.text for s in user.sent), 20, "the wait message")
@@ -276,8 +262,8 @@ async def test_r12_sqlite_disk_full(fake: FakeBotAPI, tmp_path: Path) -> None:
 
 async def test_r14_postgres_restart_mid_transaction(fake: FakeBotAPI) -> None:
     """The turn is rolled back whole (answer and state), then done once when the server is back."""
-    async with pg_database() as direct, TcpProxy(*target(direct)) as proxy, \
-            opened_db(through(proxy, direct)) as url, running(make_settings(url, fake)):
+    async with pg_database() as direct, TcpProxy.in_front_of(direct, 5432) as proxy, \
+            opened_db(proxy.through(direct)) as url, running(make_settings(url, fake)):
         user = fake.user(7007)
         test_conn = await asyncpg.connect(direct.replace("postgres://", "postgresql://", 1))
         try:

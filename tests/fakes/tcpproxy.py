@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -20,6 +21,19 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._hanging = False
+
+    @classmethod
+    def in_front_of(cls, url: str, default_port: int = 80) -> TcpProxy:
+        """A proxy to the server ``url`` names (not started)."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or default_port)
+
+    def through(self, url: str) -> str:
+        """``url`` with its host and port replaced by the proxy's (user, path and query kept)."""
+        parts = urlsplit(url)
+        user, _, _ = parts.netloc.rpartition("@")
+        host = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
